@@ -1,0 +1,108 @@
+"""VPP: a Virtual Power Plant. ``create_app`` builds the Flask application."""
+
+import os
+import secrets
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from flask import Flask
+
+from vpp.config import CHARTJS_SOURCES, settings_from_environment
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+def create_app(test_config: dict[str, Any] | None = None) -> Flask:
+    app = Flask(
+        __name__,
+        instance_path=os.environ.get("VPP_INSTANCE_PATH") or str(PROJECT_ROOT / "instance"),
+        template_folder=str(PROJECT_ROOT / "templates"),
+        static_folder=str(PROJECT_ROOT / "static"),
+    )
+    configure(app, test_config)
+    register_extensions(app)
+    register_blueprints(app)
+    register_error_handlers(app)
+    register_template_helpers(app)
+    register_commands(app)
+    return app
+
+
+def configure(app: Flask, test_config: dict[str, Any] | None) -> None:
+    app.config.update(settings_from_environment())
+    if test_config:
+        app.config.update(test_config)
+    Path(app.instance_path).mkdir(parents=True, exist_ok=True)
+    if not app.config["SQLALCHEMY_DATABASE_URI"]:
+        db_file = Path(app.instance_path) / "vpp.sqlite3"
+        app.config["SQLALCHEMY_DATABASE_URI"] = f"sqlite:///{db_file}"
+    if not app.config["SECRET_KEY"]:
+        app.config["SECRET_KEY"] = _instance_secret_key(Path(app.instance_path))
+    if app.config["CHARTJS_SOURCE"] not in CHARTJS_SOURCES:
+        raise ValueError(
+            f"CHARTJS_SOURCE must be one of {', '.join(CHARTJS_SOURCES)}, "
+            f"not {app.config['CHARTJS_SOURCE']!r}"
+        )
+
+
+def _instance_secret_key(instance_path: Path) -> str:
+    """A random key made on first start and kept in the instance folder (mode 0600),
+    so sessions survive restarts without a constant in the code."""
+    key_file = instance_path / "secret_key"
+    try:
+        return key_file.read_text().strip()
+    except FileNotFoundError:
+        key = secrets.token_hex(32)
+        fd = os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            handle.write(key)
+        return key
+
+
+def _sqlite_pragmas(dbapi_connection, _record) -> None:
+    """WAL (readers never block the writer), foreign keys on, and a busy timeout so
+    that concurrent writers wait instead of failing at once."""
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA busy_timeout=10000")
+    cursor.close()
+
+
+def register_extensions(app: Flask) -> None:
+    from vpp.extensions import api, csrf, db, migrate
+
+    db.init_app(app)
+    migrate.init_app(app, db, directory=str(PROJECT_ROOT / "migrations"))
+    csrf.init_app(app)
+    api.init_app(app)
+    with app.app_context():
+        if db.engine.dialect.name == "sqlite":
+            sa.event.listen(db.engine, "connect", _sqlite_pragmas)
+
+
+def register_blueprints(app: Flask) -> None:
+    from vpp.api import register_api
+    from vpp.web.views import bp as web_bp
+
+    register_api(app)
+    app.register_blueprint(web_bp)
+
+
+def register_error_handlers(app: Flask) -> None:
+    from vpp.errors import register_error_handlers as register
+
+    register(app)
+
+
+def register_template_helpers(app: Flask) -> None:
+    from vpp.web.formatting import register_filters
+
+    register_filters(app)
+
+
+def register_commands(app: Flask) -> None:
+    from vpp.cli import register_commands as register
+
+    register(app)

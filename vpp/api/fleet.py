@@ -1,0 +1,30 @@
+"""``/api/aggregate/`` and ``/api/dispatch/``: the fleet as one power plant."""
+
+from flask import jsonify
+from flask_smorest import Blueprint
+
+from vpp.schemas import AggregateSchema, DispatchRequestSchema, DispatchResultSchema, ErrorSchema
+from vpp.services import fleet
+
+blp = Blueprint("fleet", __name__, url_prefix="/api", description="Aggregation and dispatch.")
+
+
+@blp.route("/aggregate/", methods=["GET"])
+@blp.response(200, AggregateSchema)
+def aggregate():
+    """Available capacity: ``total_available`` (kW, plants not down), with counts and
+    capacity by status and by kind."""
+    return fleet.aggregate()
+
+
+@blp.route("/dispatch/", methods=["POST"])
+@blp.arguments(DispatchRequestSchema)
+@blp.response(200, DispatchResultSchema)
+@blp.alt_response(400, schema=ErrorSchema, description="Malformed body or content type.")
+def dispatch(request_data):
+    """Dispatch a demand (kW) across the fleet: an output for every plant that is not
+    down (0, or within its [min_capacity, max_capacity]), never more than the demand
+    in total."""
+    result = fleet.run_dispatch(request_data["demand"])
+    # A Response skips the schema's serialisation: allocations can be thousands long.
+    return jsonify(fleet.dispatch_as_dict(result))

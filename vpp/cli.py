@@ -1,0 +1,246 @@
+"""Administrator commands: ``flask plants ...``, ``flask aggregate``, ``flask dispatch``.
+
+Every command calls the same services as the pages and the API. A rejected input
+prints one line on stderr, exits non-zero and changes nothing.
+"""
+
+import csv
+import json
+from collections.abc import Callable, Iterable, Sequence
+from functools import wraps
+from typing import Any
+
+import click
+from flask import Flask
+from flask.cli import AppGroup
+
+from vpp.domain import PLANT_KINDS, PLANT_STATUSES
+from vpp.errors import VppError
+from vpp.services import fleet
+from vpp.transactions import transaction
+from vpp.web.formatting import format_kw, format_number
+
+plants_cli = AppGroup("plants", help="Register, list, edit and retire plants; CSV import/export.")
+
+CSV_COLUMNS = ("id", *fleet.PLANT_FIELDS)
+
+DEMO_FLEET = (
+    # name, kind, max kW, min kW, status, cost per MWh
+    ("Harbour battery", "battery", 2000, 0, "running", 15),
+    ("Sunfield solar", "solar", 3500, 0, "running", 0),
+    ("Ridge wind farm", "wind", 4200, 0, "idle", 2),
+    ("Millrace hydro", "hydro", 1500, 300, "running", 8),
+    ("Depot diesel genset", "diesel", 1200, 400, "idle", 180),
+    ("Northside gas peaker", "gas", 5000, 1500, "idle", 95),
+    ("Hospital CHP", "chp", 800, 320, "running", 60),
+    ("Cold-store demand response", "demand_response", 600, 0, "idle", 120),
+    ("Old turbine (maintenance)", "gas", 3000, 1000, "down", 70),
+)
+
+
+def reports_errors(command: Callable) -> Callable:
+    """Turn a service's ``VppError`` into click's one-line error and exit status 1."""
+
+    @wraps(command)
+    def wrapper(*args, **kwargs):
+        try:
+            return command(*args, **kwargs)
+        except VppError as exc:
+            raise click.ClickException(exc.message) from exc
+
+    return wrapper
+
+
+def _print_table(headers: Sequence[str], rows: Iterable[Sequence[Any]], right: set[int]) -> None:
+    rows = [[str(cell) for cell in row] for row in rows]
+    widths = [max([len(h)] + [len(r[i]) for r in rows]) for i, h in enumerate(headers)]
+
+    def line(cells: Sequence[str]) -> str:
+        return "  ".join(
+            c.rjust(w) if i in right else c.ljust(w)
+            for i, (c, w) in enumerate(zip(cells, widths, strict=True))
+        ).rstrip()
+
+    click.echo(line(headers))
+    click.echo(line(["-" * w for w in widths]))
+    for row in rows:
+        click.echo(line(row))
+
+
+def _print_plants(plants) -> None:
+    _print_table(
+        ("id", "name", "kind", "status", "min", "max", "cost/MWh"),
+        (
+            (
+                p.id,
+                p.name,
+                p.kind,
+                p.status,
+                format_kw(p.min_capacity),
+                format_kw(p.max_capacity),
+                format_number(p.marginal_cost),
+            )
+            for p in plants
+        ),
+        right={0, 4, 5, 6},
+    )
+
+
+def _plant_options(required: bool) -> Callable:
+    """The plant's fields as options, taken as text: the schema checks and converts."""
+    options = [
+        click.option("--name", required=required, help="Unique name, 1-100 characters."),
+        click.option("--kind", help=f"One of: {', '.join(PLANT_KINDS)} (default other)."),
+        click.option("--max-capacity", "max_capacity", required=required, help="kW, > 0."),
+        click.option("--min-capacity", "min_capacity", help="kW, 0 to max (default 0)."),
+        click.option("--status", help=f"One of: {', '.join(PLANT_STATUSES)} (default idle)."),
+        click.option("--marginal-cost", "marginal_cost", help="Per MWh (default 0)."),
+    ]
+
+    def decorate(command: Callable) -> Callable:
+        for option in reversed(options):
+            command = option(command)
+        return command
+
+    return decorate
+
+
+def _given(values: dict[str, Any]) -> dict[str, Any]:
+    return {key: value for key, value in values.items() if value is not None}
+
+
+@plants_cli.command("list")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+def list_command(as_json: bool) -> None:
+    """List every plant."""
+    plants = fleet.list_plants()
+    if as_json:
+        click.echo(json.dumps([fleet.plant_as_dict(p) for p in plants], indent=2))
+    else:
+        _print_plants(plants)
+
+
+@plants_cli.command("add")
+@_plant_options(required=True)
+@reports_errors
+def add_command(**values: Any) -> None:
+    """Register a plant; prints its id."""
+    with transaction():
+        plant = fleet.create_plant(_given(values))
+    click.echo(f"Added plant {plant.id}: {plant.name}")
+
+
+@plants_cli.command("update")
+@click.argument("plant_id", type=int)
+@_plant_options(required=False)
+@reports_errors
+def update_command(plant_id: int, **values: Any) -> None:
+    """Change some fields of plant PLANT_ID."""
+    with transaction():
+        plant = fleet.update_plant(plant_id, _given(values))
+    click.echo(f"Updated plant {plant.id}: {plant.name}")
+
+
+@plants_cli.command("remove")
+@click.argument("plant_id", type=int)
+@reports_errors
+def remove_command(plant_id: int) -> None:
+    """Retire plant PLANT_ID from the fleet."""
+    with transaction():
+        plant = fleet.delete_plant(plant_id)
+    click.echo(f"Removed plant {plant_id}: {plant.name}")
+
+
+@plants_cli.command("export")
+@click.argument("file", type=click.File("w", encoding="utf-8"), default="-")
+def export_command(file) -> None:
+    """Write the fleet as CSV to FILE (default: standard output)."""
+    writer = csv.DictWriter(file, fieldnames=CSV_COLUMNS, lineterminator="\n")
+    writer.writeheader()
+    for plant in fleet.list_plants():
+        writer.writerow(
+            {
+                k: repr(v) if isinstance(v, float) else v
+                for k, v in fleet.plant_as_dict(plant).items()
+            }
+        )
+
+
+@plants_cli.command("import")
+@click.argument("file", type=click.File("r", encoding="utf-8-sig"))
+@reports_errors
+def import_command(file) -> None:
+    """Add the plants in CSV FILE (header: name,kind,max_capacity,min_capacity,status,
+    marginal_cost; an id column is ignored). All rows or none: every bad row is
+    reported with its line number and nothing is added."""
+    try:
+        reader = csv.DictReader(file)
+        rows = [
+            {key: value for key, value in row.items() if key not in (None, "") and value != ""}
+            for row in reader
+        ]
+    except (UnicodeDecodeError, csv.Error) as exc:
+        raise click.ClickException(f"{file.name}: not a readable UTF-8 CSV file ({exc}).") from exc
+    if not rows:
+        raise click.ClickException(f"{file.name}: no plants found (expected a header and rows).")
+    with transaction():
+        plants = fleet.create_plants(rows, first_line=2)
+    click.echo(f"Imported {len(plants)} plant(s).")
+
+
+@plants_cli.command("demo")
+@reports_errors
+def demo_command() -> None:
+    """Add a small demo fleet (nine plants of every kind and status) to try things out."""
+    keys = ("name", "kind", "max_capacity", "min_capacity", "status", "marginal_cost")
+    with transaction():
+        plants = fleet.create_plants([dict(zip(keys, row, strict=True)) for row in DEMO_FLEET])
+    click.echo(f"Added {len(plants)} demo plants.")
+
+
+@click.command("aggregate")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of text.")
+def aggregate_command(as_json: bool) -> None:
+    """Show the fleet's available capacity, by status and by kind."""
+    result = fleet.aggregate()
+    if as_json:
+        click.echo(json.dumps(result, indent=2))
+        return
+    click.echo(
+        f"Total available: {format_kw(result['total_available'])} "
+        f"({result['plant_count']} plants; down plants excluded)"
+    )
+    _print_table(
+        ("status", "plants", "max capacity"),
+        ((s, r["count"], format_kw(r["max_capacity"])) for s, r in result["by_status"].items()),
+        right={1, 2},
+    )
+
+
+@click.command("dispatch")
+@click.argument("demand")
+@click.option("--json", "as_json", is_flag=True, help="Print the API's JSON instead of a table.")
+@reports_errors
+def dispatch_command(demand: str, as_json: bool) -> None:
+    """Dispatch DEMAND kW across the fleet and print the allocation."""
+    result = fleet.run_dispatch(demand)
+    if as_json:
+        click.echo(json.dumps(fleet.dispatch_as_dict(result), indent=2))
+        return
+    names = {p.id: p.name for p in fleet.list_plants()}
+    _print_table(
+        ("id", "plant", "output"),
+        ((pid, names.get(pid, ""), format_kw(kw)) for pid, kw in result.allocations.items()),
+        right={0, 2},
+    )
+    click.echo(
+        f"Demand {format_kw(result.demand_kw)}; dispatched "
+        f"{format_kw(result.total_dispatched_kw)}; unmet {format_kw(result.unmet_demand_kw)}; "
+        f"cost {format_number(result.total_cost_per_h)} per hour"
+    )
+
+
+def register_commands(app: Flask) -> None:
+    app.cli.add_command(plants_cli)
+    app.cli.add_command(aggregate_command)
+    app.cli.add_command(dispatch_command)

@@ -1,0 +1,214 @@
+"""Field rules for plants and dispatch requests, written once.
+
+The JSON API (through flask-smorest, which also turns these schemas into the
+OpenAPI document), the HTML forms and the CLI all validate with the schemas here,
+so a rule such as ``min_capacity <= max_capacity`` lives in exactly one place.
+"""
+
+import math
+
+from marshmallow import (
+    RAISE,
+    Schema,
+    ValidationError,
+    fields,
+    pre_load,
+    validate,
+    validates_schema,
+)
+
+from vpp.domain import (
+    DEFAULT_KIND,
+    DEFAULT_STATUS,
+    NAME_MAX_LENGTH,
+    PLANT_KINDS,
+    PLANT_STATUSES,
+)
+
+
+class FiniteFloat(fields.Float):
+    """A float that must be finite: NaN, Infinity and overflowing literals such as
+    ``1e309`` are rejected, and so are booleans (JSON ``true`` is not a number)."""
+
+    default_error_messages = {
+        "special": "Must be a finite number (NaN and Infinity are not allowed).",
+        "invalid": "Must be a number.",
+    }
+
+    def __init__(self, **kwargs):
+        super().__init__(allow_nan=False, **kwargs)
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        if isinstance(value, bool):
+            raise self.make_error("invalid")
+        if isinstance(value, str):
+            value = value.strip()
+        result = super()._deserialize(value, attr, data, **kwargs)
+        if result is not None and not math.isfinite(result):
+            raise self.make_error("special")
+        return result
+
+
+def check_capacity_bounds(min_capacity: float, max_capacity: float) -> None:
+    """The one cross-field rule of a plant: its minimum stable output cannot exceed
+    its maximum. Raises ``ValidationError`` keyed on ``min_capacity``."""
+    if min_capacity > max_capacity:
+        raise ValidationError(
+            {
+                "min_capacity": [
+                    f"Must not exceed max_capacity ({min_capacity:g} kW > {max_capacity:g} kW)."
+                ]
+            }
+        )
+
+
+def _lowercase_word(value):
+    return value.strip().lower() if isinstance(value, str) else value
+
+
+class PlantSchema(Schema):
+    """A plant (a distributed energy resource). Capacities in kW, cost per MWh."""
+
+    class Meta:
+        unknown = RAISE
+        ordered = True
+
+    id = fields.Integer(dump_only=True, metadata={"description": "Assigned by the server."})
+    name = fields.String(
+        required=True,
+        validate=validate.Length(min=1, max=NAME_MAX_LENGTH),
+        metadata={"description": "Unique in the fleet; surrounding spaces are trimmed."},
+    )
+    kind = fields.String(
+        load_default=DEFAULT_KIND,
+        validate=validate.OneOf(PLANT_KINDS),
+        metadata={"enum": list(PLANT_KINDS)},
+    )
+    max_capacity = FiniteFloat(
+        required=True,
+        validate=validate.Range(min=0, min_inclusive=False),
+        metadata={"description": "Maximum output, kW, > 0."},
+    )
+    min_capacity = FiniteFloat(
+        load_default=0.0,
+        validate=validate.Range(min=0),
+        metadata={"description": "Minimum stable output when on, kW, 0 <= min <= max."},
+    )
+    status = fields.String(
+        load_default=DEFAULT_STATUS,
+        validate=validate.OneOf(PLANT_STATUSES),
+        metadata={"enum": list(PLANT_STATUSES)},
+    )
+    marginal_cost = FiniteFloat(
+        load_default=0.0,
+        metadata={"description": "Currency per MWh; negative allowed (curtailment payments)."},
+    )
+
+    @pre_load
+    def normalise(self, data, **kwargs):
+        """Trim the name, lowercase kind and status, and drop a client-sent ``id``
+        (ids are assigned by the server)."""
+        if not isinstance(data, dict):
+            return data
+        data = {key: value for key, value in data.items() if key != "id"}
+        if isinstance(data.get("name"), str):
+            data["name"] = data["name"].strip()
+        for key in ("kind", "status"):
+            if key in data:
+                data[key] = _lowercase_word(data[key])
+        return data
+
+    @validates_schema
+    def min_not_above_max(self, data, partial=None, **kwargs):
+        if "min_capacity" in data and "max_capacity" in data:
+            check_capacity_bounds(data["min_capacity"], data["max_capacity"])
+
+
+class PlantPatchSchema(PlantSchema):
+    """Any subset of a plant's fields; the merged plant must still keep every rule."""
+
+    class Meta(PlantSchema.Meta):
+        pass
+
+    def __init__(self, **kwargs):
+        super().__init__(partial=True, **kwargs)
+
+
+class DispatchRequestSchema(Schema):
+    class Meta:
+        unknown = RAISE
+
+    demand = FiniteFloat(
+        required=True,
+        validate=validate.Range(min=0, min_inclusive=False),
+        metadata={"description": "Requested power, kW, > 0."},
+    )
+
+
+class DispatchResultSchema(Schema):
+    """The prototype's dispatch contract, plus cost and strategy."""
+
+    demand = fields.Float(metadata={"description": "kW"})
+    allocations = fields.Dict(
+        keys=fields.String(),
+        values=fields.Float(),
+        metadata={"description": "Plant id (as a string) to kW, for every plant not down."},
+    )
+    total_dispatched = fields.Float(metadata={"description": "kW, never above demand"})
+    unmet_demand = fields.Float(metadata={"description": "demand - total_dispatched, kW"})
+    total_cost = fields.Float(metadata={"description": "Currency per hour"})
+    strategy = fields.String()
+
+
+class StatusBreakdownSchema(Schema):
+    count = fields.Integer()
+    max_capacity = fields.Float(metadata={"description": "kW"})
+
+
+class AggregateSchema(Schema):
+    total_available = fields.Float(
+        metadata={"description": "Sum of max_capacity over plants not down, kW."}
+    )
+    total_min_available = fields.Float(
+        metadata={"description": "Sum of min_capacity over plants not down, kW."}
+    )
+    plant_count = fields.Integer()
+    by_status = fields.Dict(keys=fields.String(), values=fields.Nested(StatusBreakdownSchema))
+    by_kind = fields.Dict(keys=fields.String(), values=fields.Nested(StatusBreakdownSchema))
+
+
+class ErrorSchema(Schema):
+    error = fields.String(required=True, metadata={"description": "A human sentence."})
+    fields_ = fields.Dict(
+        data_key="fields",
+        keys=fields.String(),
+        values=fields.List(fields.String()),
+        metadata={"description": "For validation errors: the offending fields."},
+    )
+
+
+def flatten_messages(messages) -> dict[str, list[str]]:
+    """marshmallow's nested error messages as ``{field: [sentence, ...]}``."""
+    if isinstance(messages, str):
+        return {"_schema": [messages]}
+    if isinstance(messages, list):
+        return {"_schema": [str(m) for m in messages]}
+    flat: dict[str, list[str]] = {}
+    for key, value in messages.items():
+        if isinstance(value, dict):
+            for sub_key, sub_value in flatten_messages(value).items():
+                name = key if sub_key == "_schema" else f"{key}.{sub_key}"
+                flat.setdefault(name, []).extend(sub_value)
+        elif isinstance(value, list):
+            flat.setdefault(key, []).extend(str(m) for m in value)
+        else:
+            flat.setdefault(key, []).append(str(value))
+    return flat
+
+
+def describe_field_errors(fields_: dict[str, list[str]]) -> str:
+    """One line: ``max_capacity: Must be greater than 0.; name: ...``"""
+    return "; ".join(
+        f"{name}: {' '.join(msgs)}" if name != "_schema" else " ".join(msgs)
+        for name, msgs in fields_.items()
+    )

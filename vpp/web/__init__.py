@@ -1,0 +1,1 @@
+"""The HTML pages: server-rendered Jinja, usable without JavaScript."""

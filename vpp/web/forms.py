@@ -1,0 +1,72 @@
+"""Flask-WTF forms. They carry CSRF and the fields' labels and widgets; the field
+rules themselves live in ``vpp.schemas`` and are applied by the services, whose
+errors the views attach to these fields (``attach_errors``)."""
+
+from flask_wtf import FlaskForm
+from wtforms import SelectField, StringField, SubmitField
+from wtforms.widgets import NumberInput
+
+from vpp.domain import DEFAULT_KIND, DEFAULT_STATUS, NAME_MAX_LENGTH, PLANT_KINDS, PLANT_STATUSES
+
+KIND_LABELS = {"chp": "CHP", "demand_response": "Demand response"}
+
+
+def _label(word: str) -> str:
+    return KIND_LABELS.get(word, word.replace("_", " ").capitalize())
+
+
+def _number_input(min_value: float | None = None) -> NumberInput:
+    """A number box that takes any decimal (the rules themselves are the schema's)."""
+    return NumberInput(step="any", min=min_value)
+
+
+class VppForm(FlaskForm):
+    def attach_errors(self, fields: dict[str, list[str]]) -> None:
+        """Show a service's validation errors next to the fields they concern."""
+        for name, messages in fields.items():
+            field = getattr(self, name, None)
+            target = field.errors if field is not None else self.form_errors
+            if isinstance(target, tuple):
+                target = field.errors = list(target)
+            target.extend(messages)
+
+
+class PlantForm(VppForm):
+    name = StringField("Name", render_kw={"maxlength": NAME_MAX_LENGTH, "required": True})
+    kind = SelectField(
+        "Kind",
+        choices=[(k, _label(k)) for k in PLANT_KINDS],
+        default=DEFAULT_KIND,
+        validate_choice=False,
+    )
+    max_capacity = StringField(
+        "Max capacity (kW)", widget=_number_input(0), render_kw={"required": True}
+    )
+    min_capacity = StringField("Min stable output (kW)", widget=_number_input(0), default="0")
+    status = SelectField(
+        "Status",
+        choices=[(s, _label(s)) for s in PLANT_STATUSES],
+        default=DEFAULT_STATUS,
+        validate_choice=False,
+    )
+    marginal_cost = StringField("Marginal cost (per MWh)", widget=_number_input(), default="0")
+    submit = SubmitField("Add plant")
+
+    FIELDS = ("name", "kind", "max_capacity", "min_capacity", "status", "marginal_cost")
+
+    def plant_data(self, *, drop_empty: bool) -> dict[str, str]:
+        """The submitted values under the API's field names. With ``drop_empty`` an
+        empty field is left out, so the rules' defaults apply (a new plant)."""
+        data = {name: (getattr(self, name).data or "").strip() for name in self.FIELDS}
+        if drop_empty:
+            data = {name: value for name, value in data.items() if value != ""}
+        return data
+
+
+class DispatchForm(VppForm):
+    demand = StringField("Demand (kW)", widget=_number_input(0), render_kw={"required": True})
+    submit = SubmitField("Dispatch")
+
+
+class DeleteForm(VppForm):
+    submit = SubmitField("Delete plant")

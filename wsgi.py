@@ -1,0 +1,3 @@
+from vpp import create_app
+
+app = create_app()

@@ -5,12 +5,10 @@ import os
 import shutil
 
 import pytest
-import sqlalchemy as sa
 from flask_migrate import upgrade
 
 from vpp import create_app
 from vpp.extensions import db
-from vpp.models import Plant
 
 
 @pytest.fixture
@@ -36,30 +34,14 @@ def runner(app):
     return app.test_cli_runner()
 
 
-def add_plants(app, *plants: dict) -> list[int]:
-    """Store plants straight through the model (the services are what is under test
-    elsewhere); returns their ids."""
-    with app.app_context():
-        rows = [Plant(**{"kind": "other", "status": "idle", "min_capacity": 0.0,
-                         "marginal_cost": 0.0, **p}) for p in plants]
-        db.session.add_all(rows)
-        db.session.commit()
-        return [row.id for row in rows]
-
-
-def fleet_snapshot(app) -> list[tuple]:
-    """Every stored plant, every column, read through a new session: what a later
-    request would see."""
-    with app.app_context():
-        rows = db.session.execute(sa.select(Plant.__table__).order_by(Plant.id)).all()
-        return [tuple(row) for row in rows]
-
-
 # --- real browser -----------------------------------------------------------------
 
+
 def chromium_executable() -> str:
-    path = os.environ.get("VPP_CHROMIUM") or shutil.which("chromium") or shutil.which(
-        "chromium-browser"
+    path = (
+        os.environ.get("VPP_CHROMIUM")
+        or shutil.which("chromium")
+        or shutil.which("chromium-browser")
     )
     if not path:
         pytest.fail(

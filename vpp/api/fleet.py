@@ -1,12 +1,12 @@
 """``/api/aggregate/`` and ``/api/dispatch/``: the fleet as one power plant."""
 
 from flask import jsonify
-from flask_smorest import Blueprint
 
+from vpp.api.common import api_blueprint
 from vpp.schemas import AggregateSchema, DispatchRequestSchema, DispatchResultSchema, ErrorSchema
 from vpp.services import fleet
 
-blp = Blueprint("fleet", __name__, url_prefix="/api", description="Aggregation and dispatch.")
+blp = api_blueprint("fleet", __name__, "/api", "Aggregation and dispatch.")
 
 
 @blp.route("/aggregate/", methods=["GET"])

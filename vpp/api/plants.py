@@ -2,13 +2,13 @@
 
 from flask import url_for
 from flask.views import MethodView
-from flask_smorest import Blueprint
 
+from vpp.api.common import api_blueprint
 from vpp.schemas import ErrorSchema, PlantPatchSchema, PlantSchema
 from vpp.services import fleet
 from vpp.transactions import transaction
 
-blp = Blueprint("plants", __name__, url_prefix="/api/plants", description="The fleet registry.")
+blp = api_blueprint("plants", __name__, "/api/plants", "The fleet registry.")
 
 
 @blp.route("/")

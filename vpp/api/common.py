@@ -1,0 +1,31 @@
+"""What every API blueprint shares: JSON-only request bodies."""
+
+from flask import abort, request
+from flask_smorest import Blueprint
+from werkzeug.exceptions import BadRequest
+
+BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
+
+
+def require_json_object_body() -> None:
+    """400 unless a body-carrying request sends a JSON object as application/json.
+
+    The API is exempt from CSRF tokens: it only accepts ``application/json``, which
+    a cross-site HTML form cannot send without a CORS preflight we never grant.
+    """
+    if request.method not in BODY_METHODS:
+        return
+    if not request.is_json:
+        abort(400, "Send a JSON object with the header Content-Type: application/json.")
+    try:
+        body = request.get_json()
+    except (BadRequest, RecursionError):
+        abort(400, "The request body is not valid JSON.")
+    if not isinstance(body, dict):
+        abort(400, "The request body must be a JSON object.")
+
+
+def api_blueprint(name: str, import_name: str, url_prefix: str, description: str) -> Blueprint:
+    blueprint = Blueprint(name, import_name, url_prefix=url_prefix, description=description)
+    blueprint.before_request(require_json_object_body)
+    return blueprint

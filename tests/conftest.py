@@ -24,6 +24,8 @@ def app(tmp_path, monkeypatch):
     )
     with app.app_context():
         upgrade()
+        # No pooled SQLite connection may cross the fork of pytest-flask's live server.
+        db.engine.dispose()
     yield app
     with app.app_context():
         db.engine.dispose()
@@ -68,3 +70,10 @@ def browser_type_launch_args(browser_type_launch_args):
             "--no-first-run",
         ],
     }
+
+
+@pytest.fixture(scope="session")
+def base_url():
+    """Pages are opened by full URL (``live_server.url(...)``). Defining this here also
+    replaces pytest-playwright's own ``base_url``, which pytest 9 deprecates."""
+    return None

@@ -68,6 +68,23 @@ def test_committed_unit_runs_at_least_at_its_minimum():
     assert result.total_dispatched_kw == pytest.approx(45)
 
 
+def test_dear_unit_with_a_minimum_is_released_when_cheaper_units_suffice():
+    units = [
+        Unit(1, 0, 2000, cost=15, status="running"),
+        Unit(2, 0, 4000, cost=2),
+        Unit(3, 900, 3000, cost=95),
+    ]
+    assert dispatch_demand(units, 5000).allocations == {1: 1000.0, 2: 4000.0, 3: 0.0}
+    assert dispatch_demand(units, 1000).allocations == {1: 0.0, 2: 1000.0, 3: 0.0}
+
+
+def test_unit_with_a_minimum_is_kept_when_it_is_needed():
+    units = [Unit(1, 0, 60, cost=1), Unit(2, 50, 100, cost=5)]
+    result = dispatch_demand(units, 100)
+    assert result.allocations == {1: 50.0, 2: 50.0}
+    assert result.unmet_demand_kw == 0
+
+
 def test_demand_above_capacity_dispatches_everything_available():
     units = [Unit(1, 10, 100), Unit(2, 0, 50, status="running")]
     result = dispatch_demand(units, 1000)

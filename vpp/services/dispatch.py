@@ -18,7 +18,9 @@ Strategy ``merit-order-commit`` (a feasible heuristic, not yet proven optimal):
 2. Commit units in that order while the sum of committed minimum outputs still
    fits within the demand. A unit whose minimum no longer fits stays off; units
    with a minimum of 0 always fit.
-3. Every committed unit starts at its minimum; the remaining demand is then spread
+3. Release the dearest committed units while the others can still serve the whole
+   demand (their minimum outputs would otherwise displace cheaper output).
+4. Every committed unit starts at its minimum; the remaining demand is then spread
    over the committed units' headroom (max - min), cheapest first.
 
 This never breaks a rule and is optimal whenever no minimum output is binding,
@@ -95,8 +97,10 @@ def dispatch_demand(units: Iterable[Unit], demand_kw: float) -> DispatchResult:
             committed.append(unit)
             committed_min += unit.min_kw
 
+    committed = _release_surplus_units(committed, demand_kw)
+
     outputs = {unit.id: unit.min_kw for unit in committed}
-    remaining = demand_kw - committed_min
+    remaining = demand_kw - sum(outputs.values())
     for unit in committed:
         if remaining <= TOLERANCE_KW:
             break
@@ -114,6 +118,19 @@ def dispatch_demand(units: Iterable[Unit], demand_kw: float) -> DispatchResult:
     # down rather than ever report an over-dispatch.
     _clamp_to_demand(result, committed)
     return result
+
+
+def _release_surplus_units(committed: list[Unit], demand_kw: float) -> list[Unit]:
+    """Switch off the dearest committed units while the rest can still serve the whole
+    demand. Each release moves output from the dearest unit on to cheaper headroom,
+    so the cost never rises; it stops at the first unit that is needed, because past
+    it a release could shift output on to that dearer unit."""
+    capacity = sum(unit.max_kw for unit in committed)
+    keep = len(committed)
+    while keep > 0 and capacity - committed[keep - 1].max_kw >= demand_kw:
+        keep -= 1
+        capacity -= committed[keep].max_kw
+    return committed[:keep]
 
 
 def _clamp_to_demand(result: DispatchResult, committed: list[Unit]) -> None:

@@ -4,6 +4,7 @@ errors the views attach to these fields (``attach_errors``)."""
 
 from flask_wtf import FlaskForm
 from wtforms import SelectField, StringField, SubmitField
+from wtforms.fields.choices import SelectChoice
 from wtforms.widgets import NumberInput
 
 from vpp.domain import DEFAULT_KIND, DEFAULT_STATUS, NAME_MAX_LENGTH, PLANT_KINDS, PLANT_STATUSES
@@ -35,7 +36,7 @@ class PlantForm(VppForm):
     name = StringField("Name", render_kw={"maxlength": NAME_MAX_LENGTH, "required": True})
     kind = SelectField(
         "Kind",
-        choices=[(k, _label(k)) for k in PLANT_KINDS],
+        choices=[SelectChoice(k, _label(k)) for k in PLANT_KINDS],
         default=DEFAULT_KIND,
         validate_choice=False,
     )
@@ -45,7 +46,7 @@ class PlantForm(VppForm):
     min_capacity = StringField("Min stable output (kW)", widget=_number_input(0), default="0")
     status = SelectField(
         "Status",
-        choices=[(s, _label(s)) for s in PLANT_STATUSES],
+        choices=[SelectChoice(s, _label(s)) for s in PLANT_STATUSES],
         default=DEFAULT_STATUS,
         validate_choice=False,
     )

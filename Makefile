@@ -1,0 +1,68 @@
+# The two set-up commands of the README: `make run` and `make test`.
+# Both build .venv from pyproject.toml, pinned by constraints.txt.
+
+PYTHON ?= python3
+VENV ?= .venv
+HOST ?= 127.0.0.1
+PORT ?= 5000
+BIN := $(VENV)/bin
+PIP_INSTALL := $(BIN)/pip install --quiet --disable-pip-version-check -c constraints.txt
+
+.PHONY: run install install-dev browser test lint format migrate demo screenshot clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+
+$(VENV)/.installed: $(BIN)/python pyproject.toml constraints.txt
+	$(PIP_INSTALL) -e .
+	touch $@
+
+$(VENV)/.installed-dev: $(VENV)/.installed
+	$(PIP_INSTALL) -e '.[dev]'
+	touch $@
+
+install: $(VENV)/.installed
+
+install-dev: $(VENV)/.installed-dev
+
+## Build the database through the migrations, then serve on http://$(HOST):$(PORT)
+run: install migrate
+	$(BIN)/flask run --host $(HOST) --port $(PORT)
+
+migrate: install
+	$(BIN)/flask db upgrade
+
+demo: migrate
+	$(BIN)/flask plants demo
+
+## Debian's Chromium for the real-browser tests (Playwright's own download cannot
+## reach its host here). Installs it when missing and we are root; else says how.
+browser:
+	@if [ -n "$$VPP_CHROMIUM" ] || command -v chromium >/dev/null 2>&1; then \
+		echo "chromium: $${VPP_CHROMIUM:-$$(command -v chromium)}"; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+		command -v chromium; \
+	else \
+		echo "Chromium is missing: run 'sudo apt-get install chromium' or set VPP_CHROMIUM." >&2; \
+		exit 1; \
+	fi
+
+lint: install-dev
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: install-dev
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+## The whole suite: lint, unit, API, CLI, migrations and real-browser tests.
+test: install-dev browser lint
+	$(BIN)/pytest
+
+## Retake docs/dashboard.png (the README's screenshot) from a demo fleet.
+screenshot: install-dev browser
+	VPP_SCREENSHOT=docs/dashboard.png $(BIN)/pytest tests/test_browser.py -k screenshot -q
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis

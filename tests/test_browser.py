@@ -1,0 +1,210 @@
+"""Real-browser tests: Playwright drives Debian's Chromium against the app served by
+pytest-flask's live server on 127.0.0.1. Outside addresses (the Chart.js CDN
+among them) do not resolve, as in an air-gapped control room."""
+
+import os
+import re
+import shutil
+
+import pytest
+from playwright.sync_api import Page, expect
+
+from tests.helpers import add_plants, fleet_snapshot
+from vpp.cli import DEMO_FLEET
+
+pytestmark = pytest.mark.browser
+
+COUNT_DRAWN_PIXELS = """(id) => {
+  const canvas = document.getElementById(id);
+  const data = canvas.getContext('2d').getImageData(0, 0, canvas.width, canvas.height).data;
+  let drawn = 0;
+  for (let i = 3; i < data.length; i += 4) if (data[i] !== 0) drawn++;
+  return {drawn, total: data.length / 4};
+}"""
+
+FLEET = (
+    {
+        "name": "Harbour battery",
+        "kind": "battery",
+        "max_capacity": 2000,
+        "status": "running",
+        "marginal_cost": 15,
+    },
+    {"name": "Ridge wind", "kind": "wind", "max_capacity": 4000, "marginal_cost": 2},
+    {
+        "name": "Gas peaker",
+        "kind": "gas",
+        "max_capacity": 3000,
+        "min_capacity": 900,
+        "marginal_cost": 95,
+    },
+    {"name": "Broken turbine", "kind": "gas", "max_capacity": 1000, "status": "down"},
+)
+
+
+def open_dashboard(page: Page, live_server) -> None:
+    page.goto(live_server.url("/"))
+
+
+def wait_for_chart(page: Page, canvas_id: str) -> dict:
+    page.wait_for_function(
+        "(id) => window.Chart && Chart.getChart(document.getElementById(id))",
+        arg=canvas_id,
+        timeout=10_000,
+    )
+    return page.evaluate(COUNT_DRAWN_PIXELS, canvas_id)
+
+
+def test_add_plant_through_the_form_shows_it_in_the_table(app, live_server, page: Page):
+    open_dashboard(page, live_server)
+    page.get_by_label("Name").fill("Depot diesel")
+    page.get_by_label("Kind").select_option("diesel")
+    page.get_by_label("Max capacity (kW)").fill("1200")
+    page.get_by_label("Min stable output (kW)").fill("400")
+    page.get_by_label("Marginal cost (per MWh)").fill("180")
+    page.get_by_role("button", name="Add plant").click()
+    row = page.locator("#fleet-table tbody tr", has_text="Depot diesel")
+    expect(row).to_contain_text("1,200 kW")
+    expect(row).to_contain_text("400 kW")
+    expect(page.get_by_test_id("total-available")).to_have_text("1,200 kW")
+    assert [r[1] for r in fleet_snapshot(app)] == ["Depot diesel"]
+
+
+def test_bad_form_value_shows_an_inline_error_and_stores_nothing(app, live_server, page: Page):
+    open_dashboard(page, live_server)
+    page.get_by_label("Name").fill("Inverted")
+    page.get_by_label("Max capacity (kW)").fill("100")
+    page.get_by_label("Min stable output (kW)").fill("250")
+    page.get_by_role("button", name="Add plant").click()
+    error = page.locator("#min_capacity-error")
+    expect(error).to_contain_text("Must not exceed max_capacity")
+    expect(page.get_by_label("Min stable output (kW)")).to_have_attribute("aria-invalid", "true")
+    # The form keeps what was typed.
+    expect(page.get_by_label("Name")).to_have_value("Inverted")
+    assert fleet_snapshot(app) == []
+
+
+def test_dispatch_from_the_dashboard_shows_the_allocation(app, live_server, page: Page):
+    add_plants(app, *FLEET)
+    open_dashboard(page, live_server)
+    page.get_by_label("Demand (kW)").fill("5000")
+    page.get_by_role("button", name="Dispatch").click()
+    table = page.locator("#allocation-table")
+    expect(table.locator("tr", has_text="Ridge wind")).to_contain_text("4,000 kW")
+    expect(table.locator("tr", has_text="Harbour battery")).to_contain_text("1,000 kW")
+    expect(table).not_to_contain_text("Broken turbine")
+    expect(page.locator('[data-field="unmet_demand"]')).to_have_text("0 kW")
+    assert wait_for_chart(page, "allocation-chart")["drawn"] > 1000
+
+
+def test_both_charts_really_draw(app, live_server, page: Page):
+    add_plants(app, *FLEET)
+    open_dashboard(page, live_server)
+    bars = wait_for_chart(page, "capacity-chart")
+    assert bars["drawn"] > 0.05 * bars["total"], bars
+    page.get_by_label("Demand (kW)").fill("3000")
+    page.get_by_role("button", name="Dispatch").click()
+    doughnut = wait_for_chart(page, "allocation-chart")
+    assert doughnut["drawn"] > 0.05 * doughnut["total"], doughnut
+
+
+def test_slider_previews_a_dispatch_without_posting(app, live_server, page: Page):
+    add_plants(app, *FLEET)
+    open_dashboard(page, live_server)
+    slider = page.get_by_label(re.compile("Demand slider"))
+    expect(slider).to_be_visible()
+    # 80 % of the 9,000 kW available is preselected.
+    expect(page.get_by_label("Demand (kW)")).to_have_value("7200")
+    slider.fill("2000")
+    expect(page.get_by_label("Demand (kW)")).to_have_value("2000")
+    expect(page.locator("#dispatch-result")).to_be_visible()
+    expect(page.locator("#allocation-table tr", has_text="Ridge wind")).to_contain_text("2,000 kW")
+    assert wait_for_chart(page, "allocation-chart")["drawn"] > 1000
+    assert page.url.endswith("/")  # a preview, not a form post
+
+
+def test_charts_fall_back_to_the_vendored_copy_when_the_cdn_fails(app, live_server, page: Page):
+    add_plants(app, *FLEET)
+    failed, loaded = [], []
+    page.on("requestfailed", lambda request: failed.append(request.url))
+    page.on("requestfinished", lambda request: loaded.append(request.url))
+    open_dashboard(page, live_server)
+    assert wait_for_chart(page, "capacity-chart")["drawn"] > 1000
+    assert any("cdn.jsdelivr.net" in url for url in failed)
+    assert any(url.endswith("/static/vendor/chart.umd.min.js") for url in loaded)
+
+
+def test_charts_draw_when_the_cdn_hangs(app, live_server, page: Page):
+    """A CDN that accepts the connection and never answers must not keep the charts
+    away: the loader gives up on it after CHARTJS_CDN_TIMEOUT_MS (1.5 s)."""
+    add_plants(app, *FLEET)
+    page.route("https://cdn.jsdelivr.net/**", lambda route: None)  # never answered
+    # The hanging script holds the page's load event back; the charts must not wait.
+    page.goto(live_server.url("/"), wait_until="domcontentloaded")
+    assert wait_for_chart(page, "capacity-chart")["drawn"] > 1000
+
+
+def test_vendored_setting_loads_charts_without_asking_the_cdn(app, live_server, page: Page):
+    live_server.stop()
+    app.config["CHARTJS_SOURCE"] = "vendored"
+    live_server.start()
+    add_plants(app, *FLEET)
+    requested = []
+    page.on("request", lambda request: requested.append(request.url))
+    open_dashboard(page, live_server)
+    assert wait_for_chart(page, "capacity-chart")["drawn"] > 1000
+    assert not [url for url in requested if "cdn.jsdelivr.net" in url]
+
+
+def test_edit_and_delete_from_the_ui(app, live_server, page: Page):
+    (plant_id,) = add_plants(app, {"name": "Genset", "max_capacity": 500, "min_capacity": 100})
+    open_dashboard(page, live_server)
+    page.get_by_role("link", name="Edit Genset").click()
+    page.get_by_label("Status").select_option("running")
+    page.get_by_role("button", name="Save changes").click()
+    expect(page.locator("#fleet-table tr", has_text="Genset")).to_contain_text("Running")
+    page.get_by_role("link", name="Edit Genset").click()
+    page.once("dialog", lambda dialog: dialog.accept())
+    page.get_by_role("button", name="Delete plant").click()
+    expect(page.get_by_text("Deleted plant 'Genset'")).to_be_visible()
+    assert fleet_snapshot(app) == []
+    assert plant_id == 1
+
+
+def test_keyboard_alone_can_add_a_plant(app, live_server, page: Page):
+    open_dashboard(page, live_server)
+    page.get_by_label("Name").focus()
+    page.keyboard.type("Keyboard solar")
+    page.keyboard.press("Tab")  # kind
+    page.keyboard.press("Tab")  # status
+    page.keyboard.press("Tab")  # max capacity
+    page.keyboard.type("75")
+    page.keyboard.press("Enter")
+    expect(page.locator("#fleet-table")).to_contain_text("Keyboard solar")
+
+
+def test_page_works_without_javascript(app, live_server, browser):
+    add_plants(app, *FLEET)
+    context = browser.new_context(java_script_enabled=False)
+    page = context.new_page()
+    page.goto(live_server.url("/"))
+    expect(page.get_by_label(re.compile("Demand slider"))).to_be_hidden()
+    page.get_by_label("Demand (kW)").fill("1000")
+    page.get_by_role("button", name="Dispatch").click()
+    expect(page.locator("#allocation-table tr", has_text="Ridge wind")).to_contain_text("1,000 kW")
+    context.close()
+
+
+def test_screenshot_of_the_dashboard_with_the_demo_fleet(app, live_server, page: Page, tmp_path):
+    keys = ("name", "kind", "max_capacity", "min_capacity", "status", "marginal_cost")
+    add_plants(app, *(dict(zip(keys, row, strict=True)) for row in DEMO_FLEET))
+    page.set_viewport_size({"width": 1280, "height": 900})
+    open_dashboard(page, live_server)
+    page.get_by_role("button", name="Dispatch").click()
+    wait_for_chart(page, "allocation-chart")
+    wait_for_chart(page, "capacity-chart")
+    target = tmp_path / "dashboard.png"
+    page.screenshot(path=target, full_page=True)
+    assert target.stat().st_size > 10_000
+    if os.environ.get("VPP_SCREENSHOT"):
+        shutil.copy(target, os.environ["VPP_SCREENSHOT"])

@@ -1,0 +1,170 @@
+"""``flask plants ...``, ``flask aggregate`` and ``flask dispatch`` through the Flask
+CLI runner: one service layer, one-line errors, non-zero exits, nothing changed."""
+
+import json
+
+import pytest
+
+from tests.helpers import add_plants, fleet_snapshot
+
+
+def test_add_list_update_remove(app, runner):
+    result = runner.invoke(
+        args=[
+            "plants",
+            "add",
+            "--name",
+            "Barn",
+            "--kind",
+            "battery",
+            "--max-capacity",
+            "50",
+            "--status",
+            "running",
+        ]
+    )
+    assert result.exit_code == 0, result.output
+    assert "Added plant 1: Barn" in result.output
+
+    listing = runner.invoke(args=["plants", "list"])
+    assert "Barn" in listing.output and "50 kW" in listing.output and "running" in listing.output
+
+    result = runner.invoke(args=["plants", "update", "1", "--status", "down"])
+    assert result.exit_code == 0, result.output
+    data = json.loads(runner.invoke(args=["plants", "list", "--json"]).output)
+    assert data == [
+        {
+            "id": 1,
+            "name": "Barn",
+            "kind": "battery",
+            "max_capacity": 50.0,
+            "min_capacity": 0.0,
+            "status": "down",
+            "marginal_cost": 0.0,
+        }
+    ]
+
+    result = runner.invoke(args=["plants", "remove", "1"])
+    assert result.exit_code == 0
+    assert fleet_snapshot(app) == []
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["plants", "add", "--name", "X", "--max-capacity", "nan"], "max_capacity"),
+        (
+            ["plants", "add", "--name", "X", "--max-capacity", "10", "--min-capacity", "11"],
+            "min_capacity",
+        ),
+        (["plants", "add", "--name", "X", "--max-capacity", "10", "--status", "on"], "status"),
+        (["plants", "add", "--name", "Taken", "--max-capacity", "10"], "already exists"),
+        (["plants", "update", "1", "--max-capacity", "-1"], "max_capacity"),
+        (["plants", "update", "99", "--status", "down"], "No plant with id 99"),
+        (["plants", "remove", "99"], "No plant with id 99"),
+        (["dispatch", "0"], "demand"),
+        (["dispatch", "Infinity"], "demand"),
+    ],
+)
+def test_bad_input_exits_non_zero_with_one_line_and_changes_nothing(app, runner, args, message):
+    add_plants(app, {"name": "Taken", "max_capacity": 5})
+    before = fleet_snapshot(app)
+    result = runner.invoke(args=args)
+    assert result.exit_code != 0
+    lines = result.output.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("Error: ")
+    assert message in lines[0]
+    assert fleet_snapshot(app) == before
+
+
+def test_aggregate_prints_total_available(app, runner):
+    add_plants(
+        app, {"name": "A", "max_capacity": 1200}, {"name": "B", "max_capacity": 7, "status": "down"}
+    )
+    result = runner.invoke(args=["aggregate"])
+    assert result.exit_code == 0
+    assert "Total available: 1,200 kW" in result.output
+    assert json.loads(runner.invoke(args=["aggregate", "--json"]).output)["total_available"] == 1200
+
+
+def test_dispatch_prints_a_table_and_totals(app, runner):
+    add_plants(app, {"name": "Hydro", "max_capacity": 300, "min_capacity": 100})
+    result = runner.invoke(args=["dispatch", "250"])
+    assert result.exit_code == 0, result.output
+    assert "Hydro" in result.output and "250 kW" in result.output
+    assert "unmet 0 kW" in result.output
+    as_json = json.loads(runner.invoke(args=["dispatch", "250", "--json"]).output)
+    assert as_json["allocations"] == {"1": 250.0}
+
+
+def test_csv_round_trip_gives_the_same_fleet(app, runner, tmp_path):
+    add_plants(
+        app,
+        {"name": "Sunny, the roof", "kind": "solar", "max_capacity": 123.456, "status": "running"},
+        {
+            "name": 'Genset "B"',
+            "kind": "diesel",
+            "max_capacity": 1 / 3,
+            "min_capacity": 0.1,
+            "marginal_cost": -12.5,
+        },
+    )
+    exported = tmp_path / "fleet.csv"
+    assert runner.invoke(args=["plants", "export", str(exported)]).exit_code == 0
+    original = fleet_snapshot(app)
+    for plant_id in (1, 2):
+        runner.invoke(args=["plants", "remove", str(plant_id)])
+    result = runner.invoke(args=["plants", "import", str(exported)])
+    assert result.exit_code == 0, result.output
+    assert "Imported 2 plant(s)." in result.output
+    reimported = fleet_snapshot(app)
+    # Same plants, field for field (ids are new: the server assigns them).
+    assert [row[1:7] for row in reimported] == [row[1:7] for row in original]
+
+
+def test_export_to_stdout_has_a_header(app, runner):
+    add_plants(app, {"name": "A", "max_capacity": 1})
+    lines = runner.invoke(args=["plants", "export"]).output.splitlines()
+    assert lines[0] == "id,name,kind,max_capacity,min_capacity,status,marginal_cost"
+    assert lines[1] == "1,A,other,1.0,0.0,idle,0.0"
+
+
+def test_bad_csv_reports_every_bad_line_and_imports_nothing(app, runner, tmp_path):
+    add_plants(app, {"name": "Existing", "max_capacity": 1})
+    before = fleet_snapshot(app)
+    bad = tmp_path / "bad.csv"
+    bad.write_text(
+        "name,kind,max_capacity,min_capacity,status,marginal_cost\n"
+        "Good one,solar,10,,idle,0\n"  # line 2: fine on its own
+        "Broken,solar,NaN,,idle,0\n"  # line 3
+        "Inverted,gas,10,20,idle,0\n"  # line 4
+        "Good one,wind,5,,idle,0\n"  # line 5: same name as line 2
+        "Existing,wind,5,,idle,0\n"  # line 6: name taken in the fleet
+        "Odd,wind,5,,sleeping,0\n"  # line 7
+    )
+    result = runner.invoke(args=["plants", "import", str(bad)])
+    assert result.exit_code != 0
+    message = result.output.strip()
+    assert len(message.splitlines()) == 1
+    for line in ("line 3", "line 4", "line 5", "line 6", "line 7"):
+        assert line in message
+    assert "line 2" not in message.replace("on line 2", "")
+    assert fleet_snapshot(app) == before
+
+
+def test_import_of_a_non_csv_file_fails_cleanly(app, runner, tmp_path):
+    binary = tmp_path / "image.png"
+    binary.write_bytes(b"\x89PNG\r\n\x1a\n\xff\xfe\x00")
+    result = runner.invoke(args=["plants", "import", str(binary)])
+    assert result.exit_code != 0
+    assert result.output.startswith("Error: ")
+    assert fleet_snapshot(app) == []
+
+
+def test_demo_fleet_loads_once(app, runner):
+    result = runner.invoke(args=["plants", "demo"])
+    assert result.exit_code == 0
+    assert len(fleet_snapshot(app)) == 9
+    again = runner.invoke(args=["plants", "demo"])
+    assert again.exit_code != 0 and "already exists" in again.output
+    assert len(fleet_snapshot(app)) == 9

@@ -1,0 +1,202 @@
+"""The pages through Flask's test client: forms post, re-render with inline errors
+and change nothing when rejected (the browser tests cover the JavaScript)."""
+
+import re
+
+import pytest
+
+from tests.helpers import add_plants, fleet_snapshot
+
+
+def csrf_token(client, url="/") -> str:
+    page = client.get(url).get_data(as_text=True)
+    match = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page)
+    assert match, "page has no CSRF token"
+    return match.group(1)
+
+
+def post_form(client, url, data, token_from="/"):
+    return client.post(url, data={"csrf_token": csrf_token(client, token_from), **data})
+
+
+def test_dashboard_shows_capacity_counts_and_fleet(app, client):
+    add_plants(
+        app,
+        {"name": "Sunny", "kind": "solar", "max_capacity": 1500, "status": "running"},
+        {"name": "Broken", "max_capacity": 99999, "status": "down"},
+    )
+    page = client.get("/").get_data(as_text=True)
+    assert "1,500 kW" in page  # total available, down plant excluded
+    assert "Sunny" in page and "Broken" in page
+    assert 'id="capacity-chart"' in page
+    assert "Running" in page and "Down" in page  # status as a word, not only a colour
+
+
+def test_dashboard_embeds_chart_data_as_json(app, client):
+    add_plants(app, {"name": "</script><b>x", "max_capacity": 10})
+    page = client.get("/").get_data(as_text=True)
+    # tojson escapes <, > and & so a name cannot close the script element.
+    assert "</script><b>x" not in page
+    assert "\\u003c/script\\u003e\\u003cb\\u003ex" in page
+
+
+def test_demand_control_preselects_80_percent_and_reaches_150_percent(app, client):
+    add_plants(app, {"name": "A", "max_capacity": 1000})
+    page = client.get("/").get_data(as_text=True)
+    assert re.search(r'id="demand"[^>]*value="800"', page)
+    assert 'max="1500.0"' in page
+
+
+def test_add_plant_form_stores_the_plant_and_redirects(app, client):
+    response = post_form(
+        client,
+        "/plants",
+        {
+            "name": "Barn battery",
+            "kind": "battery",
+            "max_capacity": "120",
+            "min_capacity": "",
+            "status": "running",
+            "marginal_cost": "12.5",
+        },
+    )
+    assert response.status_code == 302
+    (row,) = fleet_snapshot(app)
+    assert row[1:7] == ("Barn battery", "battery", 120.0, 0.0, "running", 12.5)
+    assert "Added plant" in client.get("/").get_data(as_text=True)
+
+
+@pytest.mark.parametrize(
+    ("data", "field", "message"),
+    [
+        (
+            {"name": "X", "max_capacity": "10", "min_capacity": "20"},
+            "min_capacity",
+            "Must not exceed",
+        ),
+        ({"name": "X", "max_capacity": "nan"}, "max_capacity", "finite"),
+        ({"name": "X", "max_capacity": "-5"}, "max_capacity", "greater than"),
+        ({"name": "X", "max_capacity": ""}, "max_capacity", "Missing"),
+        ({"name": "", "max_capacity": "5"}, "name", "Missing"),
+        ({"name": "X", "max_capacity": "5", "status": "exploded"}, "status", "Must be one of"),
+        ({"name": "Taken", "max_capacity": "5"}, "name", "already exists"),
+    ],
+)
+def test_bad_plant_form_shows_inline_error_and_stores_nothing(app, client, data, field, message):
+    add_plants(app, {"name": "Taken", "max_capacity": 1})
+    before = fleet_snapshot(app)
+    response = post_form(client, "/plants", data)
+    assert response.status_code == 422
+    page = response.get_data(as_text=True)
+    error = re.search(rf'<small id="{field}-error" class="field-error"[^>]*>([^<]*)</small>', page)
+    assert error and message in error.group(1)
+    assert fleet_snapshot(app) == before
+
+
+def test_form_without_csrf_token_is_rejected(app, client):
+    response = client.post("/plants", data={"name": "X", "max_capacity": "5"})
+    assert response.status_code == 400
+    assert "CSRF" in response.get_data(as_text=True)
+    assert fleet_snapshot(app) == []
+
+
+def test_edit_form_changes_status(app, client):
+    (plant_id,) = add_plants(app, {"name": "Genset", "max_capacity": 500, "min_capacity": 100})
+    url = f"/plants/{plant_id}/edit"
+    page = client.get(url).get_data(as_text=True)
+    assert 'value="Genset"' in page
+    response = post_form(
+        client,
+        url,
+        {
+            "name": "Genset",
+            "kind": "diesel",
+            "max_capacity": "500",
+            "min_capacity": "100",
+            "status": "running",
+            "marginal_cost": "90",
+        },
+        token_from=url,
+    )
+    assert response.status_code == 302
+    (row,) = fleet_snapshot(app)
+    assert (row[2], row[5], row[6]) == ("diesel", "running", 90.0)
+
+
+def test_bad_edit_shows_error_and_changes_nothing(app, client):
+    (plant_id,) = add_plants(app, {"name": "Genset", "max_capacity": 500, "min_capacity": 100})
+    before = fleet_snapshot(app)
+    url = f"/plants/{plant_id}/edit"
+    response = post_form(
+        client,
+        url,
+        {
+            "name": "Genset",
+            "kind": "other",
+            "max_capacity": "50",
+            "min_capacity": "100",
+            "status": "idle",
+            "marginal_cost": "0",
+        },
+        token_from=url,
+    )
+    assert response.status_code == 422
+    assert "Must not exceed max_capacity" in response.get_data(as_text=True)
+    assert fleet_snapshot(app) == before
+
+
+def test_delete_form_retires_the_plant(app, client):
+    (plant_id,) = add_plants(app, {"name": "Old", "max_capacity": 5})
+    url = f"/plants/{plant_id}/edit"
+    response = post_form(client, f"/plants/{plant_id}/delete", {}, token_from=url)
+    assert response.status_code == 302
+    assert fleet_snapshot(app) == []
+
+
+def test_edit_page_of_unknown_plant_is_404_html(client):
+    response = client.get("/plants/42/edit")
+    assert response.status_code == 404
+    assert response.mimetype == "text/html"
+
+
+def test_dispatch_form_renders_the_allocation_table(app, client):
+    add_plants(
+        app,
+        {"name": "Cheap", "max_capacity": 100, "marginal_cost": 1},
+        {"name": "Dear", "max_capacity": 100, "marginal_cost": 50},
+    )
+    response = post_form(client, "/dispatch", {"demand": "150"})
+    assert response.status_code == 200
+    page = response.get_data(as_text=True)
+    table = page[page.index('id="allocation-table"') :]
+    assert re.search(r"<td>Cheap</td><td class=\"num\">100 kW</td>", table)
+    assert re.search(r"<td>Dear</td><td class=\"num\">50 kW</td>", table)
+    assert "2.6 / h" in page  # (100 x 1 + 50 x 50) / 1000
+
+
+@pytest.mark.parametrize("demand", ["", "0", "-3", "abc", "inf"])
+def test_bad_dispatch_demand_shows_inline_error(app, client, demand):
+    add_plants(app, {"name": "A", "max_capacity": 100})
+    response = post_form(client, "/dispatch", {"demand": demand})
+    assert response.status_code == 422
+    assert re.search(
+        r'<small id="demand-error" class="field-error"', response.get_data(as_text=True)
+    )
+
+
+def test_chartjs_cdn_is_pinned_with_integrity_and_a_vendored_fallback(client):
+    page = client.get("/").get_data(as_text=True)
+    assert 'data-cdn="https://cdn.jsdelivr.net/npm/chart.js@4.6.1/dist/chart.umd.min.js"' in page
+    assert 'data-integrity="sha384-' in page
+    assert 'data-vendored="/static/vendor/chart.umd.min.js"' in page
+    vendored = client.get("/static/vendor/chart.umd.min.js")
+    assert vendored.status_code == 200
+    assert b"Chart.js v4.6.1" in vendored.data[:100]
+    vendored.close()
+
+
+def test_vendored_setting_never_references_the_cdn(app, client):
+    app.config["CHARTJS_SOURCE"] = "vendored"
+    page = client.get("/").get_data(as_text=True)
+    assert "cdn.jsdelivr.net" not in page
+    assert 'data-vendored="/static/vendor/chart.umd.min.js"' in page

@@ -92,9 +92,13 @@ def test_dispatch_from_the_dashboard_shows_the_allocation(app, live_server, page
     table = page.locator("#allocation-table")
     expect(table.locator("tr", has_text="Ridge wind")).to_contain_text("4,000 kW")
     expect(table.locator("tr", has_text="Harbour battery")).to_contain_text("1,000 kW")
-    expect(table).not_to_contain_text("Broken turbine")
+    expect(table.locator("tr", has_text="Broken turbine")).to_contain_text("down")
+    expect(table.locator("tr", has_text="Gas peaker")).to_contain_text("off: dearer than needed")
     expect(page.locator('[data-field="unmet_demand"]')).to_have_text("0 kW")
+    expect(page.locator("[data-field=meta]")).to_contain_text("Dispatch 1 recorded")
     assert wait_for_chart(page, "allocation-chart")["drawn"] > 1000
+    assert wait_for_chart(page, "merit-chart")["drawn"] > 1000
+    assert len(fleet_snapshot(app)) == 4
 
 
 def test_both_charts_really_draw(app, live_server, page: Page):
@@ -106,6 +110,8 @@ def test_both_charts_really_draw(app, live_server, page: Page):
     page.get_by_role("button", name="Dispatch").click()
     doughnut = wait_for_chart(page, "allocation-chart")
     assert doughnut["drawn"] > 0.05 * doughnut["total"], doughnut
+    merit = wait_for_chart(page, "merit-chart")
+    assert merit["drawn"] > 0.05 * merit["total"], merit
 
 
 def test_slider_previews_a_dispatch_without_posting(app, live_server, page: Page):
@@ -118,8 +124,12 @@ def test_slider_previews_a_dispatch_without_posting(app, live_server, page: Page
     slider.fill("2000")
     expect(page.get_by_label("Demand (kW)")).to_have_value("2000")
     expect(page.locator("#dispatch-result")).to_be_visible()
-    expect(page.locator("#allocation-table tr", has_text="Ridge wind")).to_contain_text("2,000 kW")
+    row = page.locator("#allocation-table tr", has_text="Ridge wind")
+    expect(row).to_contain_text("2,000 kW")
+    expect(row).to_contain_text("marginal")
+    expect(page.locator('[data-field="meta"]')).to_contain_text("preview, not recorded")
     assert wait_for_chart(page, "allocation-chart")["drawn"] > 1000
+    assert wait_for_chart(page, "merit-chart")["drawn"] > 1000
     assert page.url.endswith("/")  # a preview, not a form post
 
 
@@ -193,6 +203,19 @@ def test_page_works_without_javascript(app, live_server, browser):
     page.get_by_role("button", name="Dispatch").click()
     expect(page.locator("#allocation-table tr", has_text="Ridge wind")).to_contain_text("1,000 kW")
     context.close()
+
+
+def test_history_page_shows_a_dispatch_with_its_charts(app, live_server, page: Page):
+    add_plants(app, *FLEET)
+    open_dashboard(page, live_server)
+    page.get_by_label("Demand (kW)").fill("4500")
+    page.get_by_role("button", name="Dispatch").click()
+    page.get_by_role("link", name="History").click()
+    page.get_by_role("link", name="#1").click()
+    expect(page.get_by_role("heading", name="Dispatch 1")).to_be_visible()
+    expect(page.locator("#allocation-table tr", has_text="Ridge wind")).to_contain_text("4,000 kW")
+    assert wait_for_chart(page, "allocation-chart")["drawn"] > 1000
+    assert wait_for_chart(page, "merit-chart")["drawn"] > 1000
 
 
 def test_screenshot_of_the_dashboard_with_the_demo_fleet(app, live_server, page: Page, tmp_path):

@@ -93,7 +93,7 @@ def test_dispatch_prints_a_table_and_totals(app, runner):
     assert result.exit_code == 0, result.output
     assert "Hydro" in result.output and "250 kW" in result.output
     assert "unmet 0 kW" in result.output
-    as_json = json.loads(runner.invoke(args=["dispatch", "250", "--json"]).output)
+    as_json = json.loads(runner.invoke(args=["dispatch", "250", "--preview", "--json"]).output)
     assert as_json["allocations"] == {"1": 250.0}
 
 
@@ -168,3 +168,25 @@ def test_demo_fleet_loads_once(app, runner):
     again = runner.invoke(args=["plants", "demo"])
     assert again.exit_code != 0 and "already exists" in again.output
     assert len(fleet_snapshot(app)) == 9
+
+
+def test_dispatch_records_by_default_and_previews_on_request(app, runner):
+    add_plants(app, {"name": "Hydro", "max_capacity": 300, "min_capacity": 100})
+    preview = runner.invoke(args=["dispatch", "50", "--preview"])
+    assert preview.exit_code == 0, preview.output
+    assert "off: its minimum is above the demand" in preview.output
+    assert "Recorded" not in preview.output
+    committed = runner.invoke(args=["dispatch", "250"])
+    assert committed.exit_code == 0, committed.output
+    assert "Recorded as dispatch 1." in committed.output
+    assert "proven optimal" in committed.output
+    listing = runner.invoke(args=["dispatches", "list"])
+    assert "250 kW" in listing.output and "1 of 1 dispatch(es)" in listing.output
+    shown = runner.invoke(args=["dispatches", "show", "1"])
+    assert shown.exit_code == 0 and "Hydro" in shown.output and "250 kW" in shown.output
+
+
+def test_show_unknown_dispatch_fails_in_one_line(runner):
+    result = runner.invoke(args=["dispatches", "show", "5"])
+    assert result.exit_code != 0
+    assert result.output.strip() == "Error: No dispatch with id 5."

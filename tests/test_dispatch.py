@@ -6,8 +6,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from tests.reference_dispatch import brute_force, milp
 from vpp.domain import PLANT_STATUSES, TOLERANCE_KW
-from vpp.services.dispatch import Unit, dispatch_demand
+from vpp.services.dispatch import PreparedFleet, Unit, dispatch_demand
 
 
 def assert_feasible(units: list[Unit], demand: float, result) -> None:
@@ -15,6 +16,7 @@ def assert_feasible(units: list[Unit], demand: float, result) -> None:
     by_id = {u.id: u for u in units}
     not_down = {u.id for u in units if u.status != "down"}
     assert set(result.allocations) == not_down
+    assert set(result.reasons) == set(by_id)
     for unit_id, output in result.allocations.items():
         unit = by_id[unit_id]
         assert math.isfinite(output)
@@ -120,21 +122,47 @@ def test_units_with_impossible_bounds_are_rejected(unit):
 
 @st.composite
 def fleets(draw, max_units: int = 15):
+    """Random fleets with the awkward cases made likely: equal costs and sizes (ties,
+    identical units), minimums of 0 and equal to the maximum, negative costs."""
     count = draw(st.integers(min_value=0, max_value=max_units))
+    # Sizes to the watt: values at the scale of floating-point noise (1e-9 kW) would
+    # test the tolerances, not the algorithm.
+    sizes = st.one_of(
+        st.sampled_from([10.0, 25.0, 40.0, 100.0]),
+        st.floats(min_value=0.001, max_value=1e4).map(lambda kw: round(kw, 3)),
+    )
+    # Tariffs come in cents: costs closer than the cost tolerance (1e-9 relative) are
+    # equal to the algorithm, so they are not drawn.
+    costs = st.one_of(
+        st.sampled_from([0.0, 10.0, 10.0, 50.0, -20.0]),
+        st.floats(-100, 500).map(lambda c: round(c, 2)),
+    )
     units = []
     for unit_id in range(1, count + 1):
-        max_kw = draw(st.floats(min_value=0.001, max_value=1e5, allow_nan=False))
+        max_kw = draw(sizes)
         min_kw = draw(
             st.one_of(
                 st.just(0.0),
                 st.just(max_kw),
-                st.floats(min_value=0, max_value=max_kw, allow_nan=False),
+                st.sampled_from([0.3 * max_kw, 0.5 * max_kw, 0.9 * max_kw]),
+                st.floats(min_value=0, max_value=max_kw).map(lambda kw: round(kw, 3)),
             )
         )
-        cost = draw(st.one_of(st.sampled_from([0.0, 10.0, 50.0]), st.floats(-100, 500)))
         status = draw(st.sampled_from(PLANT_STATUSES))
-        units.append(Unit(unit_id, min_kw, max_kw, cost, status))
+        units.append(Unit(unit_id, min_kw, max_kw, draw(costs), status))
     return units
+
+
+def demands_for(units):
+    """Demands around the fleet's interesting points: below every minimum, between,
+    near the capacity, above it."""
+    capacity = sum(u.max_kw for u in units if u.status != "down")
+    points = [1.0, 5.0, 30.0, 0.25 * capacity, 0.5 * capacity, 0.9 * capacity, 1.5 * capacity]
+    points += [u.min_kw for u in units if u.min_kw > 0]
+    return st.one_of(
+        st.sampled_from([p for p in points if p >= 1e-3]),
+        st.floats(min_value=1e-3, max_value=max(2 * capacity, 1.0)),
+    )
 
 
 @settings(max_examples=1000, deadline=None)
@@ -144,11 +172,61 @@ def test_every_dispatch_is_feasible(units, demand):
 
 
 @settings(max_examples=300, deadline=None)
-@given(units=fleets(), demand=st.floats(min_value=1e-3, max_value=5e5, allow_nan=False))
-def test_same_input_gives_the_same_answer(units, demand):
+@given(data=st.data(), units=fleets())
+def test_same_input_in_any_order_gives_the_same_answer(data, units):
+    demand = data.draw(demands_for(units))
     first = dispatch_demand(units, demand)
-    again = dispatch_demand(list(reversed(units)), demand)
+    shuffled = data.draw(st.permutations(units))
+    again = dispatch_demand(shuffled, demand)
     assert first.allocations == again.allocations
+    assert dispatch_demand(PreparedFleet(units), demand).allocations == first.allocations
+
+
+BRUTE_FORCE_CASES = 3000
+
+
+@settings(max_examples=BRUTE_FORCE_CASES, deadline=None)
+@given(data=st.data(), units=fleets(max_units=12))
+def test_equals_brute_force_over_every_on_off_set(data, units):
+    demand = data.draw(demands_for(units))
+    result = dispatch_demand(units, demand)
+    assert_feasible(units, demand, result)
+    assert result.optimal
+    best_kw, best_cost, best_startups = brute_force(units, demand)
+    assert result.total_dispatched_kw == pytest.approx(best_kw, abs=1e-6)
+    assert result.total_cost_per_h == pytest.approx(best_cost, rel=1e-7, abs=1e-7)
+    assert result.startups == best_startups
+
+
+def random_fleet(rng, size: int, min_share=(0.0, 0.9), cost_levels: int | None = None):
+    units = []
+    for unit_id in range(1, size + 1):
+        max_kw = float(rng.choice([5, 10, 13.5, 50, 120, 400, 1000]) * rng.uniform(0.8, 1.2))
+        share = rng.uniform(*min_share) if rng.random() < 0.7 else 0.0
+        cost = (
+            float(rng.integers(cost_levels)) * 7.5 if cost_levels else float(rng.uniform(-20, 300))
+        )
+        status = str(rng.choice(["idle", "idle", "running", "down"]))
+        units.append(Unit(unit_id, max_kw * share, max_kw, cost, status))
+    return units
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_equals_the_textbook_milp_on_a_few_hundred_units(seed):
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    units = random_fleet(rng, 250, cost_levels=None if seed % 2 else 15)
+    capacity = sum(u.max_kw for u in units if u.status != "down")
+    demand = float(capacity * rng.uniform(0.05, 0.95))
+    result = dispatch_demand(units, demand)
+    assert_feasible(units, demand, result)
+    assert result.optimal
+    milp_kw, milp_cost, proven = milp(units, demand)
+    assert proven
+    assert result.total_dispatched_kw == pytest.approx(milp_kw, abs=1e-5)
+    # HiGHS works to a feasibility tolerance of 1e-7 per unit; allow for it.
+    assert result.total_cost_per_h == pytest.approx(milp_cost, rel=1e-6, abs=1e-5)
 
 
 @settings(max_examples=300, deadline=None)

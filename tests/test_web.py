@@ -159,19 +159,54 @@ def test_edit_page_of_unknown_plant_is_404_html(client):
     assert response.mimetype == "text/html"
 
 
-def test_dispatch_form_renders_the_allocation_table(app, client):
+def test_dispatch_form_records_the_dispatch_and_shows_it(app, client):
     add_plants(
         app,
         {"name": "Cheap", "max_capacity": 100, "marginal_cost": 1},
         {"name": "Dear", "max_capacity": 100, "marginal_cost": 50},
+        {"name": "Broken", "max_capacity": 100, "status": "down"},
     )
     response = post_form(client, "/dispatch", {"demand": "150"})
-    assert response.status_code == 200
-    page = response.get_data(as_text=True)
+    assert response.status_code == 302
+    assert response.headers["Location"].endswith("/?dispatch=1#dispatch")
+    page = client.get("/?dispatch=1").get_data(as_text=True)
     table = page[page.index('id="allocation-table"') :]
-    assert re.search(r"<td>Cheap</td><td class=\"num\">100 kW</td>", table)
-    assert re.search(r"<td>Dear</td><td class=\"num\">50 kW</td>", table)
+    rows = re.findall(
+        r"<tr[^>]*><td>([^<]*)</td><td[^>]*>[^<]*</td><td[^>]*>([^<]*)</td><td>([^<]*)</td>", table
+    )
+    # Merit order, down plants last, each with the reason in words.
+    assert rows == [
+        ("Cheap", "100 kW", "at maximum: cheaper than the marginal unit"),
+        ("Dear", "50 kW", "marginal: sets the price"),
+        ("Broken", "0 kW", "down"),
+    ]
     assert "2.6 / h" in page  # (100 x 1 + 50 x 50) / 1000
+    assert "Dispatch 1 recorded" in page
+    assert 'value="150"' in page
+
+
+def test_history_lists_dispatches_newest_first_and_shows_each(app, client):
+    (plant_id,) = add_plants(app, {"name": "Hydro", "max_capacity": 300, "min_capacity": 100})
+    post_form(client, "/dispatch", {"demand": "120"})
+    post_form(client, "/dispatch", {"demand": "250"})
+    history = client.get("/dispatches").get_data(as_text=True)
+    assert history.index("#2") < history.index("#1")
+    assert "250 kW" in history and "120 kW" in history
+    # The record keeps the plant as it was, after the plant is renamed and deleted.
+    client.patch(f"/api/plants/{plant_id}", json={"name": "Renamed"})
+    client.delete(f"/api/plants/{plant_id}")
+    detail = client.get("/dispatches/1").get_data(as_text=True)
+    assert "Hydro" in detail and "Renamed" not in detail
+    assert "120 kW" in detail
+
+
+def test_history_of_nothing_says_so(client):
+    assert "No dispatch recorded yet" in client.get("/dispatches").get_data(as_text=True)
+
+
+@pytest.mark.parametrize("url", ["/dispatches/9", "/?dispatch=9"])
+def test_unknown_dispatch_is_404(client, url):
+    assert client.get(url).status_code == 404
 
 
 @pytest.mark.parametrize("demand", ["", "0", "-3", "abc", "inf"])

@@ -31,6 +31,9 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
 
 def configure(app: Flask, test_config: dict[str, Any] | None) -> None:
     app.config.update(settings_from_environment())
+    # Keep keys in insertion order (allocations by plant id) and skip a sort that
+    # costs milliseconds on a 10,000-plant dispatch.
+    app.json.sort_keys = False
     if test_config:
         app.config.update(test_config)
     Path(app.instance_path).mkdir(parents=True, exist_ok=True)

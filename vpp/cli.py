@@ -14,9 +14,9 @@ import click
 from flask import Flask
 from flask.cli import AppGroup
 
-from vpp.domain import PLANT_KINDS, PLANT_STATUSES
+from vpp.domain import PLANT_KINDS, PLANT_STATUSES, REASON_CODES
 from vpp.errors import VppError
-from vpp.services import fleet
+from vpp.services import dispatch_runs, fleet
 from vpp.transactions import transaction
 from vpp.web.formatting import format_kw, format_number
 
@@ -219,28 +219,95 @@ def aggregate_command(as_json: bool) -> None:
 
 @click.command("dispatch")
 @click.argument("demand")
+@click.option("--preview", is_flag=True, help="Compute the dispatch without recording it.")
 @click.option("--json", "as_json", is_flag=True, help="Print the API's JSON instead of a table.")
 @reports_errors
-def dispatch_command(demand: str, as_json: bool) -> None:
-    """Dispatch DEMAND kW across the fleet and print the allocation."""
-    result = fleet.run_dispatch(demand)
-    if as_json:
-        click.echo(json.dumps(fleet.dispatch_as_dict(result), indent=2))
-        return
-    names = {p.id: p.name for p in fleet.list_plants()}
+def dispatch_command(demand: str, preview: bool, as_json: bool) -> None:
+    """Dispatch DEMAND kW across the fleet, record it in the history (unless
+    --preview) and print the allocation with the reason for each plant."""
+    if preview:
+        result = dispatch_runs.preview_dispatch(demand)
+        if as_json:
+            click.echo(json.dumps(dispatch_runs.result_as_dict(result), indent=2))
+            return
+        names = {p.id: p.name for p in fleet.list_plants()}
+        rows = [
+            (pid, names.get(pid, ""), kw, result.reasons[pid])
+            for pid, kw in result.allocations.items()
+        ]
+        summary = dispatch_runs.result_as_dict(result)
+    else:
+        with transaction():
+            record = dispatch_runs.commit_dispatch(demand)
+        summary = dispatch_runs.record_as_dict(record)
+        if as_json:
+            click.echo(json.dumps(summary, indent=2))
+            return
+        rows = [
+            (p["plant_id"], p["name"], p["output"], p["reason"])
+            for p in summary["plants"]
+            if p["reason"] != "down"
+        ]
+    _print_dispatch(rows, summary)
+    if not preview:
+        click.echo(f"Recorded as dispatch {summary['id']}.")
+
+
+def _print_dispatch(rows, summary: dict) -> None:
     _print_table(
-        ("id", "plant", "output"),
-        ((pid, names.get(pid, ""), format_kw(kw)) for pid, kw in result.allocations.items()),
+        ("id", "plant", "output", "why"),
+        ((pid, name, format_kw(kw), REASON_CODES[reason]) for pid, name, kw, reason in rows),
         right={0, 2},
     )
+    proven = "proven optimal" if summary["optimal"] else f"NOT proven optimal ({summary['status']})"
     click.echo(
-        f"Demand {format_kw(result.demand_kw)}; dispatched "
-        f"{format_kw(result.total_dispatched_kw)}; unmet {format_kw(result.unmet_demand_kw)}; "
-        f"cost {format_number(result.total_cost_per_h)} per hour"
+        f"Demand {format_kw(summary['demand'])}; dispatched "
+        f"{format_kw(summary['total_dispatched'])}; unmet {format_kw(summary['unmet_demand'])}; "
+        f"cost {format_number(summary['total_cost'])} per hour; {proven}"
     )
+
+
+dispatches_cli = AppGroup("dispatches", help="The history of committed dispatches.")
+
+
+@dispatches_cli.command("list")
+@click.option("--page", type=click.IntRange(min=1), default=1, show_default=True)
+@click.option("--per-page", type=click.IntRange(1, 100), default=20, show_default=True)
+def dispatches_list_command(page: int, per_page: int) -> None:
+    """List committed dispatches, newest first."""
+    items, total = dispatch_runs.list_dispatches(page, per_page)
+    _print_table(
+        ("id", "time (UTC)", "demand", "dispatched", "unmet", "cost/h", "optimal"),
+        (
+            (
+                d.id,
+                d.created_at.strftime("%Y-%m-%d %H:%M:%S"),
+                format_kw(d.demand),
+                format_kw(d.total_dispatched),
+                format_kw(d.unmet_demand),
+                format_number(d.total_cost),
+                "yes" if d.optimal else "no",
+            )
+            for d in items
+        ),
+        right={0, 2, 3, 4, 5},
+    )
+    click.echo(f"{len(items)} of {total} dispatch(es), page {page}.")
+
+
+@dispatches_cli.command("show")
+@click.argument("dispatch_id", type=int)
+@reports_errors
+def dispatches_show_command(dispatch_id: int) -> None:
+    """Show committed dispatch DISPATCH_ID, plant by plant as they were then."""
+    summary = dispatch_runs.record_as_dict(dispatch_runs.get_dispatch(dispatch_id))
+    click.echo(f"Dispatch {summary['id']} at {summary['created_at']}")
+    rows = [(p["plant_id"], p["name"], p["output"], p["reason"]) for p in summary["plants"]]
+    _print_dispatch(rows, summary)
 
 
 def register_commands(app: Flask) -> None:
     app.cli.add_command(plants_cli)
     app.cli.add_command(aggregate_command)
     app.cli.add_command(dispatch_command)
+    app.cli.add_command(dispatches_cli)

@@ -27,3 +27,15 @@ NAME_MAX_LENGTH = 100
 
 # kW, absolute: the tolerance for equality and bound checks in dispatch (DESIGN.md rule 6).
 TOLERANCE_KW = 1e-6
+
+# Why a plant got its dispatched output: the algorithm's reason codes and the words
+# the pages, the API document and the CLI use for them.
+REASON_CODES = {
+    "down": "down",
+    "at_max": "at maximum: cheaper than the marginal unit",
+    "marginal": "marginal: sets the price",
+    "at_min": "at minimum stable output",
+    "off_min_above_demand": "off: its minimum is above the demand",
+    "off_not_needed": "off: dearer than needed",
+    "off_min_does_not_fit": "off: its minimum does not fit",
+}

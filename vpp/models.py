@@ -3,7 +3,7 @@
 from datetime import UTC, datetime
 
 import sqlalchemy as sa
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
 
 from vpp.domain import (
     DEFAULT_KIND,
@@ -56,3 +56,83 @@ class Plant(db.Model):
 
     def __repr__(self) -> str:
         return f"<Plant {self.id} {self.name!r} {self.status}>"
+
+
+class FleetVersion(db.Model):
+    """One row whose ``version`` goes up with every write to the plant table, in the
+    same transaction. App processes cache the prepared fleet per version, so every
+    worker (and every server on a shared PostgreSQL) sees a change on its next
+    dispatch."""
+
+    __tablename__ = "fleet_version"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    version: Mapped[int] = mapped_column(sa.BigInteger, default=0)
+
+
+FLEET_VERSION_ROW = 1
+
+
+@sa.event.listens_for(Session, "before_flush")
+def _bump_fleet_version(session: Session, _context, _instances) -> None:
+    changed = (*session.new, *session.dirty, *session.deleted)
+    if any(isinstance(obj, Plant) for obj in changed):
+        session.connection().execute(
+            sa.update(FleetVersion)
+            .where(FleetVersion.id == FLEET_VERSION_ROW)
+            .values(version=FleetVersion.version + 1)
+        )
+
+
+class Dispatch(db.Model):
+    """A dispatch an operator committed: the demand, the answer and when. Its
+    allocations keep each plant's name and figures as they were, so the record
+    survives later edits and deletions of plants. Previews are never stored."""
+
+    __tablename__ = "dispatch"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    created_at: Mapped[datetime] = mapped_column(
+        sa.DateTime(timezone=True), default=_utcnow, index=True
+    )
+    demand: Mapped[float] = mapped_column(sa.Float)
+    total_dispatched: Mapped[float] = mapped_column(sa.Float)
+    unmet_demand: Mapped[float] = mapped_column(sa.Float)
+    total_cost: Mapped[float] = mapped_column(sa.Float)
+    startups: Mapped[int] = mapped_column(sa.Integer)
+    marginal_cost: Mapped[float | None] = mapped_column(sa.Float)
+    strategy: Mapped[str] = mapped_column(sa.String(40))
+    optimal: Mapped[bool] = mapped_column(sa.Boolean)
+    status: Mapped[str] = mapped_column(sa.String(20))
+    solve_time_ms: Mapped[float] = mapped_column(sa.Float)
+    plant_count: Mapped[int] = mapped_column(sa.Integer)
+
+    allocations: Mapped[list["DispatchAllocation"]] = relationship(
+        back_populates="dispatch",
+        order_by="DispatchAllocation.plant_id",
+        cascade="all, delete-orphan",
+        passive_deletes=True,
+    )
+
+
+class DispatchAllocation(db.Model):
+    """One plant's part in a committed dispatch, with the plant as it was then.
+    ``plant_id`` is deliberately not a foreign key: the plant may be deleted later."""
+
+    __tablename__ = "dispatch_allocation"
+    __table_args__ = (sa.UniqueConstraint("dispatch_id", "plant_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    # Indexed through the unique constraint, whose first column it is.
+    dispatch_id: Mapped[int] = mapped_column(sa.ForeignKey("dispatch.id", ondelete="CASCADE"))
+    plant_id: Mapped[int] = mapped_column(sa.Integer)
+    plant_name: Mapped[str] = mapped_column(sa.String(NAME_MAX_LENGTH))
+    kind: Mapped[str] = mapped_column(sa.String(20))
+    status: Mapped[str] = mapped_column(sa.String(10))
+    min_capacity: Mapped[float] = mapped_column(sa.Float)
+    max_capacity: Mapped[float] = mapped_column(sa.Float)
+    marginal_cost: Mapped[float] = mapped_column(sa.Float)
+    output: Mapped[float] = mapped_column(sa.Float)
+    reason: Mapped[str] = mapped_column(sa.String(30))
+
+    dispatch: Mapped[Dispatch] = relationship(back_populates="allocations")

@@ -23,6 +23,7 @@ from vpp.domain import (
     NAME_MAX_LENGTH,
     PLANT_KINDS,
     PLANT_STATUSES,
+    REASON_CODES,
 )
 
 
@@ -146,7 +147,7 @@ class DispatchRequestSchema(Schema):
 
 
 class DispatchResultSchema(Schema):
-    """The prototype's dispatch contract, plus cost and strategy."""
+    """The prototype's dispatch contract, plus what explains it."""
 
     demand = fields.Float(metadata={"description": "kW"})
     allocations = fields.Dict(
@@ -156,8 +157,80 @@ class DispatchResultSchema(Schema):
     )
     total_dispatched = fields.Float(metadata={"description": "kW, never above demand"})
     unmet_demand = fields.Float(metadata={"description": "demand - total_dispatched, kW"})
-    total_cost = fields.Float(metadata={"description": "Currency per hour"})
+    total_cost = fields.Float(metadata={"description": "sum of marginal_cost x output, per hour"})
+    startups = fields.Integer(metadata={"description": "Idle plants switched on."})
+    marginal_cost = fields.Float(
+        allow_none=True, metadata={"description": "Cost per MWh of the unit that sets the price."}
+    )
+    reasons = fields.Dict(
+        keys=fields.String(),
+        values=fields.String(metadata={"enum": list(REASON_CODES)}),
+        metadata={
+            "description": "Plant id to why it got its output: "
+            + "; ".join(f"{code}: {text}" for code, text in REASON_CODES.items())
+        },
+    )
+    optimal = fields.Boolean(
+        metadata={"description": "True when the answer is proven optimal (DESIGN.md rules 3-4)."}
+    )
+    status = fields.String(
+        metadata={"description": "optimal, or time_limit / node_limit if the search was cut short"}
+    )
+    solve_time_ms = fields.Float()
     strategy = fields.String()
+
+
+class DispatchSummarySchema(Schema):
+    """A committed dispatch, as listed in the history."""
+
+    id = fields.Integer()
+    created_at = fields.String(metadata={"description": "ISO 8601, UTC"})
+    demand = fields.Float()
+    total_dispatched = fields.Float()
+    unmet_demand = fields.Float()
+    total_cost = fields.Float()
+    startups = fields.Integer()
+    marginal_cost = fields.Float(allow_none=True)
+    optimal = fields.Boolean()
+    status = fields.String()
+    solve_time_ms = fields.Float()
+    strategy = fields.String()
+    plant_count = fields.Integer()
+
+
+class DispatchedPlantSchema(Schema):
+    """One plant in a committed dispatch, as it was at the time."""
+
+    plant_id = fields.Integer()
+    name = fields.String()
+    kind = fields.String()
+    status = fields.String()
+    min_capacity = fields.Float()
+    max_capacity = fields.Float()
+    marginal_cost = fields.Float()
+    output = fields.Float()
+    reason = fields.String()
+
+
+class DispatchRecordSchema(DispatchSummarySchema):
+    allocations = fields.Dict(keys=fields.String(), values=fields.Float())
+    plants = fields.List(fields.Nested(DispatchedPlantSchema))
+
+
+class DispatchPageSchema(Schema):
+    items = fields.List(fields.Nested(DispatchSummarySchema))
+    page = fields.Integer()
+    per_page = fields.Integer()
+    total = fields.Integer()
+    pages = fields.Integer()
+
+
+class PageQuerySchema(Schema):
+    class Meta:
+        unknown = RAISE
+
+    page = fields.Integer(load_default=1, validate=validate.Range(min=1))
+    per_page = fields.Integer(load_default=20, validate=validate.Range(min=1, max=100))
 
 
 class StatusBreakdownSchema(Schema):

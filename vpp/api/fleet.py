@@ -4,7 +4,7 @@ from flask import jsonify
 
 from vpp.api.common import api_blueprint
 from vpp.schemas import AggregateSchema, DispatchRequestSchema, DispatchResultSchema, ErrorSchema
-from vpp.services import fleet
+from vpp.services import dispatch_runs, fleet
 
 blp = api_blueprint("fleet", __name__, "/api", "Aggregation and dispatch.")
 
@@ -22,9 +22,11 @@ def aggregate():
 @blp.response(200, DispatchResultSchema)
 @blp.alt_response(400, schema=ErrorSchema, description="Malformed body or content type.")
 def dispatch(request_data):
-    """Dispatch a demand (kW) across the fleet: an output for every plant that is not
-    down (0, or within its [min_capacity, max_capacity]), never more than the demand
-    in total."""
-    result = fleet.run_dispatch(request_data["demand"])
-    # A Response skips the schema's serialisation: allocations can be thousands long.
-    return jsonify(fleet.dispatch_as_dict(result))
+    """Dispatch a demand (kW) across the fleet, without recording it (a preview; POST
+    to ``/api/dispatches/`` to commit one). Every plant that is not down gets 0 or
+    an output within its [min_capacity, max_capacity]; the total never exceeds the
+    demand; among such answers the most kW, then the least cost, then the fewest
+    start-ups."""
+    result = dispatch_runs.preview_dispatch(request_data["demand"])
+    # A Response skips the schema's serialisation: allocations can be 100,000 long.
+    return jsonify(dispatch_runs.result_as_dict(result))

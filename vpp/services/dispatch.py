@@ -1,59 +1,107 @@
 """Dispatch a demand across a fleet: the pure algorithm.
 
-Plain data in (``Unit`` records and a demand in kW), plain data out
-(``DispatchResult``). No Flask, no database, no settings read from anywhere but the
-arguments, so it can be tested and benchmarked on its own.
+Plain data in (``Unit`` records, or a ``PreparedFleet`` made from them, and a demand
+in kW), plain data out (``DispatchResult``). No Flask, no database, no settings read
+from anywhere but the arguments, so it can be tested and benchmarked on its own.
 
-Guarantees (DESIGN.md rules 1, 2, 5, 6), for every input:
+The problem (DESIGN.md, "Dispatch — the rules")
+------------------------------------------------
+Every unit that is not down gets 0 or an output in ``[min_kw, max_kw]``; the total
+never exceeds the demand. Among such allocations the answer is the best by, in turn:
 
-* a ``down`` unit gets 0 and is left out of ``allocations``;
-* every other unit gets exactly 0 or an output in ``[min_kw, max_kw]``;
-* the total dispatched never exceeds the demand (within ``TOLERANCE_KW``);
-* ``allocations`` has one entry for every unit that is not down.
+1. the largest total dispatched (1e-6 kW tolerance);
+2. the lowest cost, sum of ``cost x output`` (a relative tolerance of 1e-9 absorbs
+   floating-point noise, nothing more);
+3. the fewest start-ups: units switched on that were ``idle`` (running units first);
+4. then lower ids: remaining ties are broken deterministically, output going to
+   lower ids first within the fill order below.
 
-Strategy ``merit-order-commit`` (a feasible heuristic, not yet proven optimal):
+The same input (in any order) always gives the same answer.
 
-1. Sort the available units by merit order: marginal cost, then units already
-   running before idle ones, then lower id.
-2. Commit units in that order while the sum of committed minimum outputs still
-   fits within the demand. A unit whose minimum no longer fits stays off; units
-   with a minimum of 0 always fit.
-3. Release the dearest committed units while the others can still serve the whole
-   demand (their minimum outputs would otherwise displace cheaper output).
-4. Every committed unit starts at its minimum; the remaining demand is then spread
-   over the committed units' headroom (max - min), cheapest first.
+The algorithm: exact branch and bound on merit-order relaxations
+----------------------------------------------------------------
+Minimum outputs make the problem a knapsack: a cheap unit whose minimum does not fit
+must stay off, and a dear flexible unit can beat a cheap inflexible one. A textbook
+MILP (one binary per unit) solves it exactly but slowly; this module solves the same
+model exactly with a search whose every step is cheap:
 
-This never breaks a rule and is optimal whenever no minimum output is binding,
-but with binding minimums it may leave demand unmet that a different on/off
-choice would serve. Exact optimisation (DESIGN.md rules 3 and 4) replaces this.
+* **Identical units are one variable.** Units with the same min, max, cost and
+  status (a VPP's thousands of home batteries of one model) form a group whose
+  decision is how many of its units are on, an integer count ``k``; its output
+  is any value in ``[k*min, k*max]``.
+* **The relaxation is a merit order.** With the on/off decisions relaxed, a group
+  with ``k`` in ``[kmin, kmax]`` must produce ``kmin*min`` and may produce up to
+  ``kmax*max``. Minimising (cost, start-ups) lexicographically under one sum
+  constraint is then solved exactly by filling capacity cheapest first: sorted by
+  cost, then start-ups per kW (0 for running units and for the part of a group
+  already forced on, ``1/max`` for idle ones), then id. Prefix sums over the
+  groups sorted once make each relaxation O(d log n) for d groups fixed so far.
+* **Only the marginal group can be wrong.** In a merit-order fill every group is
+  full or empty except the one where the fill stops. If that group's output ``x``
+  fits no whole number of units (``x`` below its minimum, say), the search
+  branches on it: at most ``floor(x/min)`` units on, or at least one more. If the
+  output is feasible but a different count could save a start-up, it branches on
+  the count. Otherwise the relaxation's own allocation is feasible and, being a
+  lower bound, optimal for that branch.
+* **Depth first, better child first, pruned by the bound**: a branch whose
+  relaxation cannot beat the best allocation found so far (tiers 1-3 above) is
+  dropped. When the search ends, the best allocation found is proven optimal.
+
+The search is exact, not a heuristic; ``time_limit_s`` and ``node_limit`` bound it
+anyway, and a result found when a limit stopped the search says so
+(``optimal=False`` and ``status``), never silently. Units whose minimum exceeds
+the demand are left out of the search up front: they can never be switched on.
 """
 
 import math
+import time
+from bisect import bisect_left
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from itertools import accumulate
 
-from vpp.domain import STATUS_DOWN, STATUS_RUNNING, TOLERANCE_KW
+from vpp.domain import STATUS_DOWN, STATUS_IDLE, STATUS_RUNNING, TOLERANCE_KW
 
-STRATEGY = "merit-order-commit"
+STRATEGY = "exact-branch-and-bound"
+COST_RELATIVE_TOLERANCE = 1e-9
+
+# Why each unit got what it got (vpp.domain.REASON_CODES has them in words).
+REASON_DOWN = "down"
+REASON_AT_MAX = "at_max"
+REASON_MARGINAL = "marginal"
+REASON_AT_MIN = "at_min"
+REASON_OFF_MIN_ABOVE_DEMAND = "off_min_above_demand"
+REASON_OFF_NOT_NEEDED = "off_not_needed"
+REASON_OFF_MIN_DOES_NOT_FIT = "off_min_does_not_fit"
+STATUS_OPTIMAL = "optimal"
+STATUS_TIME_LIMIT = "time_limit"
+STATUS_NODE_LIMIT = "node_limit"
 
 
 @dataclass(frozen=True, slots=True)
 class Unit:
-    """One plant as the algorithm sees it. kW and currency per MWh."""
+    """One plant as the algorithm sees it. kW, and currency per MWh."""
 
     id: int
     min_kw: float
     max_kw: float
     cost: float = 0.0
-    status: str = "idle"
+    status: str = STATUS_IDLE
 
 
 @dataclass(slots=True)
 class DispatchResult:
     demand_kw: float
     allocations: dict[int, float] = field(default_factory=dict)
+    reasons: dict[int, str] = field(default_factory=dict)
     total_dispatched_kw: float = 0.0
     total_cost_per_h: float = 0.0
+    startups: int = 0
+    marginal_cost: float | None = None
+    optimal: bool = True
+    status: str = STATUS_OPTIMAL
+    nodes: int = 0
+    solve_time_s: float = 0.0
     strategy: str = STRATEGY
 
     @property
@@ -61,89 +109,430 @@ class DispatchResult:
         return self.demand_kw - self.total_dispatched_kw
 
 
-def merit_order_key(unit: Unit) -> tuple[float, bool, int]:
-    """Cheapest first, then units already running, then lower id."""
-    return (unit.cost, unit.status != STATUS_RUNNING, unit.id)
+@dataclass(slots=True)
+class _Group:
+    """Identical units: same bounds, cost and status. ``ids`` sorted ascending."""
+
+    min_kw: float
+    max_kw: float
+    cost: float
+    idle: bool
+    ids: list[int]
+
+    @property
+    def count(self) -> int:
+        return len(self.ids)
+
+    @property
+    def startup_rate(self) -> float:
+        """Start-ups per kW when more of this group must be switched on."""
+        return 1.0 / self.max_kw if self.idle else 0.0
+
+    @property
+    def key(self) -> tuple[float, float, int]:
+        return (self.cost, self.startup_rate, self.ids[0])
 
 
-def dispatch_demand(units: Iterable[Unit], demand_kw: float) -> DispatchResult:
-    """Allocate ``demand_kw`` (> 0, finite) across ``units``.
+def _check_unit(unit: Unit) -> None:
+    if not (
+        math.isfinite(unit.min_kw)
+        and math.isfinite(unit.max_kw)
+        and math.isfinite(unit.cost)
+        and 0 <= unit.min_kw <= unit.max_kw
+    ):
+        raise ValueError(f"unit {unit.id}: need finite 0 <= min_kw <= max_kw and a finite cost")
 
-    Raises ``ValueError`` for a demand that is not a finite positive number or for
-    a unit whose bounds are not ``0 <= min_kw <= max_kw`` (finite).
-    """
-    is_number = isinstance(demand_kw, int | float) and not isinstance(demand_kw, bool)
-    if not (is_number and math.isfinite(demand_kw) and demand_kw > 0):
-        raise ValueError(f"demand must be a finite number > 0 kW, got {demand_kw!r}")
 
-    available = []
-    for unit in units:
-        if not (
-            math.isfinite(unit.min_kw)
-            and math.isfinite(unit.max_kw)
-            and 0 <= unit.min_kw <= unit.max_kw
-        ):
-            raise ValueError(f"unit {unit.id}: need 0 <= min_kw <= max_kw, finite")
-        if unit.status != STATUS_DOWN:
-            available.append(unit)
-    available.sort(key=merit_order_key)
+class PreparedFleet:
+    """The demand-independent part of a dispatch: units checked, down units set
+    aside, identical units grouped, groups in merit order. Build one per fleet
+    version and reuse it for every demand."""
 
-    committed = []
-    committed_min = 0.0
-    for unit in available:
-        if unit.max_kw <= 0:
-            continue
-        if committed_min + unit.min_kw <= demand_kw:
-            committed.append(unit)
-            committed_min += unit.min_kw
+    __slots__ = ("groups", "down_ids", "units")
 
-    committed = _release_surplus_units(committed, demand_kw)
+    def __init__(self, units: Iterable[Unit]):
+        self.units: dict[int, Unit] = {}
+        self.down_ids: list[int] = []
+        by_shape: dict[tuple[float, float, float, bool], list[int]] = {}
+        for unit in units:
+            _check_unit(unit)
+            if unit.id in self.units:
+                raise ValueError(f"unit {unit.id} is listed twice")
+            self.units[unit.id] = unit
+            if unit.status == STATUS_DOWN:
+                self.down_ids.append(unit.id)
+            elif unit.max_kw > 0:
+                shape = (unit.min_kw, unit.max_kw, unit.cost, unit.status != STATUS_RUNNING)
+                by_shape.setdefault(shape, []).append(unit.id)
+        self.groups = sorted(
+            (
+                _Group(lo, hi, cost, idle, sorted(ids))
+                for (lo, hi, cost, idle), ids in by_shape.items()
+            ),
+            key=lambda g: g.key,
+        )
+        self.down_ids.sort()
 
-    outputs = {unit.id: unit.min_kw for unit in committed}
-    remaining = demand_kw - sum(outputs.values())
-    for unit in committed:
-        if remaining <= TOLERANCE_KW:
-            break
-        extra = min(unit.max_kw - unit.min_kw, remaining)
-        outputs[unit.id] += extra
-        remaining -= extra
 
-    result = DispatchResult(demand_kw=demand_kw)
-    for unit in sorted(available, key=lambda u: u.id):
-        output = outputs.get(unit.id, 0.0)
-        result.allocations[unit.id] = output
-        result.total_dispatched_kw += output
-        result.total_cost_per_h += unit.cost * output / 1000.0
-    # Floating-point sums can drift a hair above the demand; clamp the last unit
-    # down rather than ever report an over-dispatch.
-    _clamp_to_demand(result, committed)
+def rounding_kw(demand_kw: float) -> float:
+    return 1e-12 * max(1.0, demand_kw)
+
+
+def _is_number(value: object) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def _better(a: tuple[float, float, float], b: tuple[float, float, float]) -> bool:
+    """Is objective ``a`` = (dispatched kW, cost, start-ups) strictly better than ``b``?"""
+    if a[0] > b[0] + TOLERANCE_KW:
+        return True
+    if a[0] < b[0] - TOLERANCE_KW:
+        return False
+    cost_tolerance = COST_RELATIVE_TOLERANCE * max(1.0, abs(a[1]), abs(b[1]))
+    if a[1] < b[1] - cost_tolerance:
+        return True
+    if a[1] > b[1] + cost_tolerance:
+        return False
+    return a[2] < b[2] - 1e-9
+
+
+@dataclass(slots=True)
+class _Relaxation:
+    dispatched: float
+    cost: float
+    startups: float
+    # The group where the merit-order fill stopped, and its output; None if every
+    # group is full or empty.
+    marginal: int | None
+    marginal_kw: float
+    marginal_lp_count: float
+
+
+class _Search:
+    """Branch and bound over the groups that may be switched on for one demand."""
+
+    def __init__(self, groups: list[_Group], demand_kw: float):
+        self.groups = groups
+        self.demand = demand_kw
+        caps = [g.count * g.max_kw for g in groups]
+        self.cum_cap = [0.0, *accumulate(caps)]
+        self.cum_cost = [
+            0.0,
+            *accumulate(g.cost * cap for g, cap in zip(groups, caps, strict=True)),
+        ]
+        self.cum_starts = [0.0, *accumulate(float(g.count) if g.idle else 0.0 for g in groups)]
+        self.keys = [g.key for g in groups]
+        self.nodes = 0
+        # Floating-point noise in sums of kW, not demand: what is left to fill below
+        # it is done, and minimums may exceed the demand by that much, no more. (The
+        # 1e-6 kW tolerance is for comparing answers, never for over-dispatching.)
+        self.rounding = rounding_kw(demand_kw)
+
+    # -- the relaxation ---------------------------------------------------------
+
+    def _events(self, bounds: dict[int, tuple[int, int]]):
+        """How the fill order departs from the base merit order in the branch
+        ``bounds`` (group -> allowed count range): each bounded group leaves its
+        place; its forced-on headroom (no start-up cost) and its optional part come
+        back as segments. Returns mandatory kW, their cost and start-ups, and the
+        events ``(position, 0 insert | 1 skip, sort key, group, kW, start-up rate)``."""
+        mandatory = cost = starts = 0.0
+        events = []
+        for gi, (kmin, kmax) in bounds.items():
+            g = self.groups[gi]
+            mandatory += kmin * g.min_kw
+            cost += kmin * g.min_kw * g.cost
+            if g.idle:
+                starts += kmin
+            events.append((gi, 1, (), gi, 0.0, 0.0))
+            forced_headroom = kmin * (g.max_kw - g.min_kw)
+            if forced_headroom > 0:
+                key = (g.cost, 0.0, g.ids[0])
+                events.append((bisect_left(self.keys, key), 0, key, gi, forced_headroom, 0.0))
+            optional = (kmax - kmin) * g.max_kw
+            if optional > 0:
+                events.append((gi, 0, g.key, gi, optional, g.startup_rate))
+        events.sort()
+        return mandatory, cost, starts, events
+
+    def relax(self, bounds: dict[int, tuple[int, int]], outputs: dict[int, float] | None = None):
+        """Solve the relaxation of the branch ``bounds``: ``None`` if the branch is
+        infeasible, else a ``_Relaxation``. Pass a dict as ``outputs`` to receive
+        every group's output (kW) as well."""
+        mandatory, cost, starts, events = self._events(bounds)
+        if mandatory > self.demand + self.rounding:
+            return None
+        capacity = self.cum_cap[-1] + mandatory
+        for position, kind, _, _, kw, _ in events:
+            if kind == 0:
+                capacity += kw
+            else:
+                capacity -= self.cum_cap[position + 1] - self.cum_cap[position]
+        dispatched = min(self.demand, capacity)
+        remaining = dispatched - mandatory
+        bounded_kw = {gi: kmin * self.groups[gi].min_kw for gi, (kmin, _) in bounds.items()}
+
+        marginal, marginal_kw = None, 0.0
+        cursor = 0
+        sentinel = (len(self.groups), 1, (), -1, 0.0, 0.0)
+        for position, kind, _, gi, kw, rate in [*events, sentinel]:
+            if remaining <= self.rounding:
+                break
+            run_cap = self.cum_cap[position] - self.cum_cap[cursor]
+            if run_cap >= remaining:
+                # The fill stops inside this run of untouched groups.
+                target = self.cum_cap[cursor] + remaining
+                stop = max(cursor, bisect_left(self.cum_cap, target, cursor + 1, position + 1) - 1)
+                cost += self.cum_cost[stop] - self.cum_cost[cursor]
+                starts += self.cum_starts[stop] - self.cum_starts[cursor]
+                if outputs is not None:
+                    self._fill_run(outputs, cursor, stop)
+                partial = remaining - (self.cum_cap[stop] - self.cum_cap[cursor])
+                g = self.groups[stop]
+                cost += g.cost * partial
+                starts += partial * g.startup_rate
+                marginal, marginal_kw = stop, partial
+                remaining = 0.0
+                break
+            remaining -= run_cap
+            cost += self.cum_cost[position] - self.cum_cost[cursor]
+            starts += self.cum_starts[position] - self.cum_starts[cursor]
+            if outputs is not None:
+                self._fill_run(outputs, cursor, position)
+            if kind == 1:  # a bounded group (or the end) leaves its place
+                cursor = position + 1
+                continue
+            cursor = position
+            take = min(kw, remaining)
+            g = self.groups[gi]
+            cost += g.cost * take
+            starts += take * rate
+            remaining -= take
+            bounded_kw[gi] += take
+            if take < kw:
+                marginal = gi
+                remaining = 0.0
+
+        if outputs is not None:
+            outputs.update(bounded_kw)
+        if marginal is None:
+            return _Relaxation(dispatched, cost, starts, None, 0.0, 0.0)
+        g = self.groups[marginal]
+        if marginal in bounded_kw:
+            marginal_kw = bounded_kw[marginal]
+            kmin = bounds[marginal][0]
+        else:
+            kmin = 0
+            if outputs is not None:
+                outputs[marginal] = marginal_kw
+        return _Relaxation(
+            dispatched, cost, starts, marginal, marginal_kw, max(kmin, marginal_kw / g.max_kw)
+        )
+
+    def _fill_run(self, outputs: dict[int, float], start: int, stop: int) -> None:
+        for gi in range(start, stop):
+            g = self.groups[gi]
+            outputs[gi] = g.count * g.max_kw
+
+    # -- the search -------------------------------------------------------------
+
+    def _branches(self, bounds, relaxation: _Relaxation):
+        """``None`` if the relaxation's allocation is a feasible, unimprovable
+        answer for this branch; else the two child branches' bounds."""
+        gi = relaxation.marginal
+        if gi is None:
+            return None
+        g = self.groups[gi]
+        kmin, kmax = bounds.get(gi, (0, g.count))
+        x = relaxation.marginal_kw
+        fewest = _fewest_units(g, x, kmin, kmax)
+        if g.min_kw > 0 and fewest * g.min_kw > x + self.rounding:
+            # No whole number of units can produce x: at most floor(x/min) units, or more.
+            split = int((x + self.rounding) // g.min_kw)
+            return ({**bounds, gi: (kmin, split)}, {**bounds, gi: (split + 1, kmax)})
+        if g.idle and fewest > relaxation.marginal_lp_count + 1e-9:
+            # Feasible, but the relaxation counts a fraction of a start-up: could
+            # one unit fewer of this group do, with the output moved elsewhere?
+            whole = math.ceil(relaxation.startups - 1e-9)
+            if relaxation.startups - relaxation.marginal_lp_count + fewest > whole + 1e-9:
+                return ({**bounds, gi: (kmin, fewest - 1)}, {**bounds, gi: (fewest, kmax)})
+        return None
+
+    @staticmethod
+    def _objective(relaxation: _Relaxation) -> tuple[float, float, float]:
+        return (relaxation.dispatched, relaxation.cost, relaxation.startups)
+
+    def _integral_objective(self, bounds, relaxation: _Relaxation) -> tuple[float, float, float]:
+        starts = relaxation.startups
+        gi = relaxation.marginal
+        if gi is not None and self.groups[gi].idle:
+            g = self.groups[gi]
+            kmin, kmax = bounds.get(gi, (0, g.count))
+            fewest = _fewest_units(g, relaxation.marginal_kw, kmin, kmax)
+            starts += fewest - relaxation.marginal_lp_count
+        return (relaxation.dispatched, relaxation.cost, round(starts))
+
+    def run(self, deadline: float, node_limit: int):
+        """Depth-first branch and bound. Returns the bounds of the branch whose
+        relaxation is the best allocation (``None``: everything off), and a status."""
+        best_bounds: dict[int, tuple[int, int]] | None = None
+        best = (0.0, 0.0, 0.0)  # everything off: always feasible
+        root = self.relax({})
+        stack = [({}, root)] if root is not None else []
+        status = STATUS_OPTIMAL
+        while stack:
+            bounds, relaxation = stack.pop()
+            self.nodes += 1
+            if not _better(self._lower_bound(relaxation), best):
+                continue
+            children = self._branches(bounds, relaxation)
+            if children is None:
+                candidate = self._integral_objective(bounds, relaxation)
+                if _better(candidate, best):
+                    best, best_bounds = candidate, bounds
+                continue
+            if self.nodes >= node_limit:
+                status = STATUS_NODE_LIMIT
+                break
+            if self.nodes % 32 == 0 and time.perf_counter() > deadline:
+                status = STATUS_TIME_LIMIT
+                break
+            scored = []
+            for child in children:
+                child_relaxation = self.relax(child)
+                if child_relaxation is not None:
+                    scored.append((child, child_relaxation))
+            if len(scored) == 2 and _better(
+                self._lower_bound(scored[0][1]), self._lower_bound(scored[1][1])
+            ):
+                scored.reverse()  # the better child is explored first (popped last)
+            stack.extend(scored)
+        return best_bounds, status
+
+    @staticmethod
+    def _lower_bound(relaxation: _Relaxation) -> tuple[float, float, float]:
+        """The relaxation's objective with start-ups rounded up: no allocation in
+        the branch can do better."""
+        return (
+            relaxation.dispatched,
+            relaxation.cost,
+            math.ceil(relaxation.startups - 1e-9),
+        )
+
+
+def _fewest_units(group: _Group, output_kw: float, kmin: int, kmax: int) -> int:
+    """The fewest of a group's units that can produce ``output_kw`` (at least
+    ``kmin``, at most ``kmax``), forgiving floating-point noise in the division."""
+    return min(kmax, max(kmin, math.ceil(output_kw / group.max_kw - 1e-9)))
+
+
+def _spread_over_units(group: _Group, output_kw: float, count: int) -> list[tuple[int, float]]:
+    """Give a group's output to its lowest-id ``count`` units: each at its minimum,
+    then the rest filled in id order up to each unit's maximum."""
+    extra = max(0.0, output_kw - count * group.min_kw)
+    headroom = group.max_kw - group.min_kw
+    result = []
+    for unit_id in group.ids[:count]:
+        add = min(headroom, extra)
+        extra -= add
+        result.append((unit_id, float(group.min_kw + add)))
     return result
 
 
-def _release_surplus_units(committed: list[Unit], demand_kw: float) -> list[Unit]:
-    """Switch off the dearest committed units while the rest can still serve the whole
-    demand. Each release moves output from the dearest unit on to cheaper headroom,
-    so the cost never rises; it stops at the first unit that is needed, because past
-    it a release could shift output on to that dearer unit."""
-    capacity = sum(unit.max_kw for unit in committed)
-    keep = len(committed)
-    while keep > 0 and capacity - committed[keep - 1].max_kw >= demand_kw:
-        keep -= 1
-        capacity -= committed[keep].max_kw
-    return committed[:keep]
+def dispatch_demand(
+    fleet: Iterable[Unit] | PreparedFleet,
+    demand_kw: float,
+    *,
+    time_limit_s: float = 5.0,
+    node_limit: int = 1_000_000,
+) -> DispatchResult:
+    """Allocate ``demand_kw`` (> 0, finite) across ``fleet`` exactly (see the module
+    docstring for the rules and the search).
+
+    Raises ``ValueError`` for a demand that is not a finite positive number and for
+    a unit that is not ``0 <= min_kw <= max_kw`` (finite, with a finite cost).
+    """
+    started = time.perf_counter()
+    if not (_is_number(demand_kw) and math.isfinite(demand_kw) and demand_kw > 0):
+        raise ValueError(f"demand must be a finite number > 0 kW, got {demand_kw!r}")
+    prepared = fleet if isinstance(fleet, PreparedFleet) else PreparedFleet(fleet)
+
+    # A unit whose minimum is above the whole demand can never be switched on.
+    searchable = [g for g in prepared.groups if g.min_kw <= demand_kw + rounding_kw(demand_kw)]
+    search = _Search(searchable, float(demand_kw))
+    best_bounds, status = search.run(started + time_limit_s, node_limit)
+
+    result = DispatchResult(demand_kw=demand_kw, status=status, optimal=status == STATUS_OPTIMAL)
+    result.nodes = search.nodes
+    unit_outputs: dict[int, float] = {}
+    if best_bounds is not None:
+        outputs: dict[int, float] = {}
+        search.relax(best_bounds, outputs)
+        for gi, kw in outputs.items():
+            if kw <= 0:
+                continue
+            g = searchable[gi]
+            kmin, kmax = best_bounds.get(gi, (0, g.count))
+            count = _fewest_units(g, kw, kmin, kmax)
+            unit_outputs.update(_spread_over_units(g, kw, count))
+    _clamp_to_demand(unit_outputs, prepared, demand_kw)
+    _fill_result(result, prepared, unit_outputs)
+    result.solve_time_s = time.perf_counter() - started
+    return result
 
 
-def _clamp_to_demand(result: DispatchResult, committed: list[Unit]) -> None:
-    excess = result.total_dispatched_kw - result.demand_kw
+def _clamp_to_demand(outputs: dict[int, float], prepared: PreparedFleet, demand_kw: float) -> None:
+    """Floating-point sums can drift a hair above the demand; trim units that are
+    above their minimum (dearest first), never below it, so that the reported total
+    never exceeds the demand."""
+    excess = math.fsum(outputs.values()) - demand_kw
     if excess <= 0:
         return
-    for unit in reversed(committed):
-        output = result.allocations[unit.id]
-        cut = min(excess, output - unit.min_kw)
-        if cut > 0:
-            result.allocations[unit.id] = output - cut
-            result.total_dispatched_kw -= cut
-            result.total_cost_per_h -= unit.cost * cut / 1000.0
-            excess -= cut
+    for unit_id in sorted(outputs, key=lambda i: (-prepared.units[i].cost, -i)):
+        room = outputs[unit_id] - prepared.units[unit_id].min_kw
+        cut = min(excess * (1 + 1e-9), max(room, 0.0))
+        outputs[unit_id] -= cut
+        excess -= cut
         if excess <= 0:
             return
+
+
+def _fill_result(
+    result: DispatchResult, prepared: PreparedFleet, outputs: dict[int, float]
+) -> None:
+    """Allocations for every unit not down (by id), totals, and a reason per unit."""
+    on = [prepared.units[i] for i, kw in outputs.items() if kw > 0]
+    inside = [u for u in on if outputs[u.id] < u.max_kw - TOLERANCE_KW]
+    priced_by = inside or on
+    result.marginal_cost = max((u.cost for u in priced_by), default=None)
+    startups = 0
+    down = set(prepared.down_ids)
+    for unit_id in sorted(prepared.units):
+        unit = prepared.units[unit_id]
+        if unit_id in down:
+            result.reasons[unit_id] = REASON_DOWN
+            continue
+        kw = outputs.get(unit_id, 0.0)
+        result.allocations[unit_id] = kw
+        if kw > 0 and unit.status == STATUS_IDLE:
+            startups += 1
+        result.reasons[unit_id] = _reason(unit, kw, result)
+    result.total_dispatched_kw = math.fsum(outputs.values())
+    result.total_cost_per_h = (
+        math.fsum(prepared.units[i].cost * kw for i, kw in outputs.items()) / 1000
+    )
+    result.startups = startups
+
+
+def _reason(unit: Unit, kw: float, result: DispatchResult) -> str:
+    if kw > 0:
+        if kw >= unit.max_kw - TOLERANCE_KW:
+            return REASON_AT_MAX
+        if unit.min_kw > 0 and kw <= unit.min_kw + TOLERANCE_KW:
+            return REASON_AT_MIN
+        return REASON_MARGINAL
+    if unit.min_kw > result.demand_kw + TOLERANCE_KW:
+        return REASON_OFF_MIN_ABOVE_DEMAND
+    if result.marginal_cost is None or unit.cost > result.marginal_cost or unit.min_kw == 0:
+        return REASON_OFF_NOT_NEEDED
+    return REASON_OFF_MIN_DOES_NOT_FIT

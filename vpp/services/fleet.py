@@ -1,5 +1,4 @@
-"""The fleet registry: register, edit, retire plants; aggregate their capacity;
-dispatch a demand across them.
+"""The fleet registry: register, edit, retire plants, and aggregate their capacity.
 
 Shared by the API, the pages and the CLI. These functions validate their input
 with ``vpp.schemas`` and change the session, but they **do not commit**: the door
@@ -17,19 +16,12 @@ from vpp.domain import PLANT_KINDS, PLANT_STATUSES, STATUS_DOWN
 from vpp.errors import Conflict, InvalidInput, NotFound
 from vpp.extensions import db
 from vpp.models import Plant
-from vpp.schemas import (
-    DispatchRequestSchema,
-    PlantPatchSchema,
-    PlantSchema,
-    check_capacity_bounds,
-)
-from vpp.services.dispatch import DispatchResult, Unit, dispatch_demand
+from vpp.schemas import PlantPatchSchema, PlantSchema, check_capacity_bounds
 
 PLANT_FIELDS = tuple(name for name, f in PlantSchema().fields.items() if not f.dump_only)
 
 _plant_schema = PlantSchema()
 _plant_patch_schema = PlantPatchSchema()
-_dispatch_request_schema = DispatchRequestSchema()
 
 
 def validate_plant(data: Mapping[str, Any]) -> dict[str, Any]:
@@ -182,35 +174,4 @@ def aggregate() -> dict[str, Any]:
         "plant_count": plant_count,
         "by_status": by_status,
         "by_kind": by_kind,
-    }
-
-
-def load_units() -> list[Unit]:
-    """The fleet as the dispatch algorithm sees it (only the columns it needs)."""
-    rows = db.session.execute(
-        sa.select(
-            Plant.id, Plant.min_capacity, Plant.max_capacity, Plant.marginal_cost, Plant.status
-        ).order_by(Plant.id)
-    )
-    return [Unit(*row) for row in rows]
-
-
-def run_dispatch(demand: Any) -> DispatchResult:
-    """Validate a demand (kW) and dispatch it across the current fleet. Reads only."""
-    try:
-        demand_kw = _dispatch_request_schema.load({"demand": demand})["demand"]
-    except ValidationError as exc:
-        raise InvalidInput.from_validation_error(exc, "demand") from exc
-    return dispatch_demand(load_units(), demand_kw)
-
-
-def dispatch_as_dict(result: DispatchResult) -> dict[str, Any]:
-    """The prototype's response contract: allocations keyed by plant id as a string."""
-    return {
-        "demand": result.demand_kw,
-        "allocations": {str(pid): kw for pid, kw in result.allocations.items()},
-        "total_dispatched": result.total_dispatched_kw,
-        "unmet_demand": result.unmet_demand_kw,
-        "total_cost": result.total_cost_per_h,
-        "strategy": result.strategy,
     }

@@ -66,7 +66,7 @@ class PlantForm(VppForm):
 
 class DispatchForm(VppForm):
     demand = StringField("Demand (kW)", widget=_number_input(0), render_kw={"required": True})
-    submit = SubmitField("Dispatch")
+    submit = SubmitField("Dispatch and record")
 
 
 class DeleteForm(VppForm):

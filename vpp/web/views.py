@@ -1,16 +1,17 @@
-"""The dashboard and the plant pages. Views are thin: they call ``vpp.services``
-inside one transaction and render; a rejected form re-renders with its errors
-inline (status 422) and changes nothing."""
+"""The dashboard, the plant pages and the dispatch history. Views are thin: they call
+``vpp.services`` inside one transaction and render; a rejected form re-renders with
+its errors inline (status 422) and changes nothing."""
 
+import math
 from typing import Any
 
-from flask import Blueprint, current_app, flash, redirect, render_template, url_for
+from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
 
 from vpp.config import CHARTJS_CDN_INTEGRITY, CHARTJS_CDN_URL
-from vpp.domain import PLANT_STATUSES
+from vpp.domain import PLANT_STATUSES, REASON_CODES
 from vpp.errors import Conflict, InvalidInput
-from vpp.services import fleet
-from vpp.services.dispatch import DispatchResult
+from vpp.models import Dispatch
+from vpp.services import dispatch_runs, fleet
 from vpp.transactions import transaction
 from vpp.web.forms import DeleteForm, DispatchForm, PlantForm
 
@@ -20,29 +21,69 @@ bp = Blueprint("web", __name__)
 # and starts at 80 % of it.
 SLIDER_MAX_FACTOR = 1.5
 SLIDER_DEFAULT_FACTOR = 0.8
+HISTORY_PAGE_SIZE = 25
+
+
+def dispatch_view(record: Dispatch) -> dict[str, Any]:
+    """A committed dispatch as the templates and the charts read it: the totals, and
+    one row per plant as it was then, with its output and the reason for it, in
+    merit order."""
+    summary = dispatch_runs.record_summary(record)
+    rows = [
+        {
+            "id": a.plant_id,
+            "name": a.plant_name,
+            "status": a.status,
+            "min": a.min_capacity,
+            "max": a.max_capacity,
+            "cost": a.marginal_cost,
+            "output": a.output,
+            "reason": a.reason,
+        }
+        for a in record.allocations
+    ]
+    rows.sort(key=merit_order)
+    return {**summary, "rows": rows}
+
+
+def merit_order(row: dict[str, Any]) -> tuple[bool, float, int]:
+    """Cheapest first, down plants last (the dashboard's JavaScript sorts alike)."""
+    return (row["reason"] == "down", row["cost"], row["id"])
+
+
+def _page_data(**extra: Any) -> dict[str, Any]:
+    return {"statuses": list(PLANT_STATUSES), "reasons": REASON_CODES, **extra}
 
 
 def _render_dashboard(
     plant_form: PlantForm | None = None,
     dispatch_form: DispatchForm | None = None,
-    result: DispatchResult | None = None,
+    shown: Dispatch | None = None,
     status: int = 200,
 ):
     plants = fleet.list_plants()
     aggregate = fleet.aggregate()
     total = aggregate["total_available"]
-    dispatch_form = dispatch_form or DispatchForm()
-    if dispatch_form.demand.data is None and total > 0:
-        dispatch_form.demand.data = f"{round(total * SLIDER_DEFAULT_FACTOR, 3):g}"
-    names = {plant.id: plant.name for plant in plants}
-    chart_data: dict[str, Any] = {
-        "statuses": list(PLANT_STATUSES),
-        "capacities": [
-            {"id": p.id, "name": p.name, "max": p.max_capacity, "status": p.status} for p in plants
+    dispatch_form = dispatch_form or DispatchForm(formdata=None)
+    if not dispatch_form.demand.data:
+        demand = shown.demand if shown else total * SLIDER_DEFAULT_FACTOR
+        if demand > 0:
+            dispatch_form.demand.data = f"{round(demand, 3):g}"
+    view = dispatch_view(shown) if shown else None
+    chart_data = _page_data(
+        plants=[
+            {
+                "id": p.id,
+                "name": p.name,
+                "status": p.status,
+                "min": p.min_capacity,
+                "max": p.max_capacity,
+                "cost": p.marginal_cost,
+            }
+            for p in plants
         ],
-        "dispatch": fleet.dispatch_as_dict(result) if result else None,
-        "names": {str(pid): name for pid, name in names.items()},
-    }
+        dispatch=view,
+    )
     return (
         render_template(
             "dashboard.html",
@@ -50,11 +91,9 @@ def _render_dashboard(
             aggregate=aggregate,
             plant_form=plant_form or PlantForm(formdata=None),
             dispatch_form=dispatch_form,
-            result=result,
-            names=names,
+            view=view,
             slider_max=total * SLIDER_MAX_FACTOR,
             chart_data=chart_data,
-            chartjs_source=current_app.config["CHARTJS_SOURCE"],
         ),
         status,
     )
@@ -62,7 +101,11 @@ def _render_dashboard(
 
 @bp.get("/")
 def dashboard():
-    return _render_dashboard()
+    shown = None
+    dispatch_id = request.args.get("dispatch", type=int)
+    if dispatch_id is not None:
+        shown = dispatch_runs.get_dispatch(dispatch_id)
+    return _render_dashboard(shown=shown)
 
 
 @bp.post("/plants")
@@ -115,23 +158,50 @@ def delete_plant(plant_id: int):
 
 @bp.post("/dispatch")
 def dispatch():
+    """Commit a dispatch (the form's button; the slider only previews through the
+    API), then show it on the dashboard: post, redirect, get."""
     form = DispatchForm()
     if form.validate_on_submit():
         try:
-            result = fleet.run_dispatch(form.demand.data)
+            with transaction():
+                record = dispatch_runs.commit_dispatch(form.demand.data)
         except InvalidInput as exc:
             form.attach_errors(exc.fields)
         else:
-            return _render_dashboard(dispatch_form=form, result=result)
+            flash(f"Dispatch {record.id} recorded.", "success")
+            return redirect(url_for("web.dashboard", dispatch=record.id) + "#dispatch")
     return _render_dashboard(dispatch_form=form, status=422)
 
 
+@bp.get("/dispatches")
+def dispatch_history():
+    page = max(request.args.get("page", default=1, type=int), 1)
+    items, total = dispatch_runs.list_dispatches(page, HISTORY_PAGE_SIZE)
+    return render_template(
+        "dispatches.html",
+        items=items,
+        page=page,
+        pages=max(1, math.ceil(total / HISTORY_PAGE_SIZE)),
+        total=total,
+    )
+
+
+@bp.get("/dispatches/<int:dispatch_id>")
+def dispatch_detail(dispatch_id: int):
+    view = dispatch_view(dispatch_runs.get_dispatch(dispatch_id))
+    return render_template(
+        "dispatch_detail.html", view=view, chart_data=_page_data(plants=[], dispatch=view)
+    )
+
+
 @bp.app_context_processor
-def chartjs_settings() -> dict[str, Any]:
+def page_settings() -> dict[str, Any]:
     return {
         "config_chartjs": {
+            "source": current_app.config["CHARTJS_SOURCE"],
             "cdn_url": CHARTJS_CDN_URL,
             "integrity": CHARTJS_CDN_INTEGRITY,
             "timeout_ms": current_app.config["CHARTJS_CDN_TIMEOUT_MS"],
-        }
+        },
+        "reason_words": REASON_CODES,
     }

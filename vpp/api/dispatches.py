@@ -1,0 +1,58 @@
+"""``/api/dispatches/``: committed dispatches, kept as history."""
+
+import math
+
+from flask import jsonify, url_for
+from flask.views import MethodView
+
+from vpp.api.common import api_blueprint
+from vpp.schemas import (
+    DispatchPageSchema,
+    DispatchRecordSchema,
+    DispatchRequestSchema,
+    ErrorSchema,
+    PageQuerySchema,
+)
+from vpp.services import dispatch_runs
+from vpp.transactions import transaction
+
+blp = api_blueprint("dispatches", __name__, "/api/dispatches", "Committed dispatches.")
+
+
+@blp.route("/")
+class DispatchCollection(MethodView):
+    @blp.arguments(PageQuerySchema, location="query")
+    @blp.response(200, DispatchPageSchema)
+    def get(self, query):
+        """Committed dispatches, newest first, a page at a time (``page``, ``per_page``
+        up to 100)."""
+        items, total = dispatch_runs.list_dispatches(query["page"], query["per_page"])
+        return {
+            "items": [dispatch_runs.record_summary(d) for d in items],
+            "page": query["page"],
+            "per_page": query["per_page"],
+            "total": total,
+            "pages": math.ceil(total / query["per_page"]),
+        }
+
+    @blp.arguments(DispatchRequestSchema)
+    @blp.response(201, DispatchRecordSchema, headers={"Location": {"schema": {"type": "string"}}})
+    @blp.alt_response(400, schema=ErrorSchema, description="Malformed body or content type.")
+    def post(self, request_data):
+        """Dispatch a demand (kW) and record it: the demand, the time, the totals and
+        every plant's output with its name and figures at that time."""
+        with transaction():
+            record = dispatch_runs.commit_dispatch(request_data["demand"])
+        response = jsonify(dispatch_runs.record_as_dict(record))
+        response.status_code = 201
+        response.headers["Location"] = url_for("dispatches.DispatchItem", dispatch_id=record.id)
+        return response
+
+
+@blp.route("/<int:dispatch_id>")
+class DispatchItem(MethodView):
+    @blp.response(200, DispatchRecordSchema)
+    @blp.alt_response(404, schema=ErrorSchema, description="No dispatch with this id.")
+    def get(self, dispatch_id: int):
+        """One committed dispatch with every plant's part in it."""
+        return jsonify(dispatch_runs.record_as_dict(dispatch_runs.get_dispatch(dispatch_id)))

@@ -1,0 +1,198 @@
+"""Dispatch runs: previews of a demand against the current fleet, and committed
+dispatches kept as history.
+
+Previews use a ``PreparedFleet`` cached per process and per fleet version (the
+``fleet_version`` row that every plant write bumps in its own transaction), so a
+preview reads one integer from the database unless the fleet changed. Committing
+loads the fleet afresh, with names, in the same transaction that records it.
+These functions change the session but **do not commit**: the door owns the
+transaction.
+"""
+
+from datetime import UTC, datetime
+from typing import Any
+
+import sqlalchemy as sa
+from flask import current_app
+from marshmallow import ValidationError
+
+from vpp.errors import InvalidInput, NotFound
+from vpp.extensions import db
+from vpp.models import FLEET_VERSION_ROW, Dispatch, DispatchAllocation, FleetVersion, Plant
+from vpp.schemas import DispatchRequestSchema
+from vpp.services.dispatch import REASON_DOWN, DispatchResult, PreparedFleet, Unit, dispatch_demand
+
+CACHE_KEY = "vpp.prepared_fleet"
+# A preview answers within this time; a committed dispatch may search longer.
+PREVIEW_TIME_LIMIT_S = 2.0
+COMMIT_TIME_LIMIT_S = 10.0
+
+_dispatch_request_schema = DispatchRequestSchema()
+UNIT_COLUMNS = (Plant.id, Plant.min_capacity, Plant.max_capacity, Plant.marginal_cost, Plant.status)
+
+
+def validate_demand(demand: Any) -> float:
+    try:
+        return _dispatch_request_schema.load({"demand": demand})["demand"]
+    except ValidationError as exc:
+        raise InvalidInput.from_validation_error(exc, "demand") from exc
+
+
+def fleet_version() -> int:
+    return db.session.scalar(
+        sa.select(FleetVersion.version).where(FleetVersion.id == FLEET_VERSION_ROW)
+    )
+
+
+def prepared_fleet() -> PreparedFleet:
+    """The fleet ready for the algorithm, rebuilt only when its version changed.
+
+    The version is read before the plants: if a write lands in between, the cache
+    holds newer plants under an older version and is merely rebuilt once more."""
+    version = fleet_version()
+    cached = current_app.extensions.get(CACHE_KEY)
+    if cached is not None and cached[0] == version:
+        return cached[1]
+    rows = db.session.execute(sa.select(*UNIT_COLUMNS)).all()
+    prepared = PreparedFleet(Unit(*row) for row in rows)
+    current_app.extensions[CACHE_KEY] = (version, prepared)
+    return prepared
+
+
+def preview_dispatch(demand: Any) -> DispatchResult:
+    """Dispatch a demand (kW) across the current fleet without recording it."""
+    return dispatch_demand(
+        prepared_fleet(), validate_demand(demand), time_limit_s=PREVIEW_TIME_LIMIT_S
+    )
+
+
+def commit_dispatch(demand: Any) -> Dispatch:
+    """Dispatch a demand and record it with every plant as it is now. Does not commit."""
+    demand_kw = validate_demand(demand)
+    plants = db.session.execute(
+        sa.select(*UNIT_COLUMNS, Plant.name, Plant.kind).order_by(Plant.id)
+    ).all()
+    result = dispatch_demand(
+        (Unit(*row[:5]) for row in plants), demand_kw, time_limit_s=COMMIT_TIME_LIMIT_S
+    )
+    record = Dispatch(
+        demand=demand_kw,
+        total_dispatched=result.total_dispatched_kw,
+        unmet_demand=result.unmet_demand_kw,
+        total_cost=result.total_cost_per_h,
+        startups=result.startups,
+        marginal_cost=result.marginal_cost,
+        strategy=result.strategy,
+        optimal=result.optimal,
+        status=result.status,
+        solve_time_ms=result.solve_time_s * 1000,
+        plant_count=len(plants),
+    )
+    db.session.add(record)
+    db.session.flush()
+    if plants:
+        db.session.execute(
+            sa.insert(DispatchAllocation),
+            [
+                {
+                    "dispatch_id": record.id,
+                    "plant_id": plant_id,
+                    "plant_name": name,
+                    "kind": kind,
+                    "status": status,
+                    "min_capacity": min_kw,
+                    "max_capacity": max_kw,
+                    "marginal_cost": cost,
+                    "output": result.allocations.get(plant_id, 0.0),
+                    "reason": result.reasons[plant_id],
+                }
+                for plant_id, min_kw, max_kw, cost, status, name, kind in plants
+            ],
+        )
+    return record
+
+
+def list_dispatches(page: int, per_page: int) -> tuple[list[Dispatch], int]:
+    """Committed dispatches, newest first: one page, and how many there are in all."""
+    total = db.session.scalar(sa.select(sa.func.count()).select_from(Dispatch))
+    items = db.session.scalars(
+        sa.select(Dispatch)
+        .order_by(Dispatch.created_at.desc(), Dispatch.id.desc())
+        .limit(per_page)
+        .offset((page - 1) * per_page)
+    ).all()
+    return list(items), total
+
+
+def get_dispatch(dispatch_id: int) -> Dispatch:
+    record = db.session.get(Dispatch, dispatch_id)
+    if record is None:
+        raise NotFound(f"No dispatch with id {dispatch_id}.")
+    return record
+
+
+def result_as_dict(result: DispatchResult) -> dict[str, Any]:
+    """The prototype's contract (``allocations`` keyed by plant id as a string, for
+    every plant not down; ``total_dispatched``; ``unmet_demand``) and what explains
+    it: a reason code per plant, cost, start-ups, whether optimality was proven."""
+    return {
+        "demand": result.demand_kw,
+        "allocations": {str(pid): kw for pid, kw in result.allocations.items()},
+        "total_dispatched": result.total_dispatched_kw,
+        "unmet_demand": result.unmet_demand_kw,
+        "total_cost": result.total_cost_per_h,
+        "startups": result.startups,
+        "marginal_cost": result.marginal_cost,
+        "reasons": {str(pid): reason for pid, reason in result.reasons.items()},
+        "optimal": result.optimal,
+        "status": result.status,
+        "solve_time_ms": result.solve_time_s * 1000,
+        "strategy": result.strategy,
+    }
+
+
+def _utc(moment: datetime) -> datetime:
+    """SQLite hands back naive datetimes; every time stored here is UTC."""
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def record_summary(record: Dispatch) -> dict[str, Any]:
+    return {
+        "id": record.id,
+        "created_at": _utc(record.created_at).isoformat(),
+        "demand": record.demand,
+        "total_dispatched": record.total_dispatched,
+        "unmet_demand": record.unmet_demand,
+        "total_cost": record.total_cost,
+        "startups": record.startups,
+        "marginal_cost": record.marginal_cost,
+        "optimal": record.optimal,
+        "status": record.status,
+        "solve_time_ms": record.solve_time_ms,
+        "strategy": record.strategy,
+        "plant_count": record.plant_count,
+    }
+
+
+def record_as_dict(record: Dispatch) -> dict[str, Any]:
+    """A committed dispatch in full: the summary, the prototype's ``allocations``
+    (plants not down then), and every plant as it was, with its output and reason."""
+    rows = record.allocations
+    return {
+        **record_summary(record),
+        "allocations": {str(a.plant_id): a.output for a in rows if a.reason != REASON_DOWN},
+        "plants": [
+            {
+                "plant_id": a.plant_id,
+                "name": a.plant_name,
+                "kind": a.kind,
+                "status": a.status,
+                "min_capacity": a.min_capacity,
+                "max_capacity": a.max_capacity,
+                "marginal_cost": a.marginal_cost,
+                "output": a.output,
+                "reason": a.reason,
+            }
+            for a in rows
+        ],
+    }

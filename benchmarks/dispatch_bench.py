@@ -5,20 +5,23 @@
 
 For each fleet it solves a spread of demands (10-95 % of the available capacity)
 with ``dispatch_demand`` on a ``PreparedFleet`` (what the app caches per fleet
-version), and reports the median and the worst solve, whether every answer was
-proven optimal, and the search nodes. The baseline is the textbook MILP (one binary
-per unit, solved by HiGHS in two lexicographic passes: most kW, then least cost)
-on the same fleet and demand, timed in the same run: the ratio is what counts on
-a shared, noisy machine.
+version), each the best of three runs, and reports the median and the worst
+demand, whether every answer was proven optimal, and the search nodes. The
+baseline is the textbook MILP (one binary per unit, solved by HiGHS in two
+lexicographic passes: most kW, then least cost) on the same fleet and demand,
+timed in the same run: the ratio is what counts on a shared, noisy machine.
 """
 
 import argparse
+import math
 import statistics
 import time
 
 from benchmarks.fleets import adversarial_fleet, available_capacity, demands, realistic_fleet
 from tests.reference_dispatch import milp
 from vpp.services.dispatch import PreparedFleet, dispatch_demand
+
+REPEATS = 3
 
 
 def solve_all(units, demand_list, time_limit_s: float):
@@ -27,9 +30,13 @@ def solve_all(units, demand_list, time_limit_s: float):
     prepare_ms = (time.perf_counter() - started) * 1000
     times, nodes, optimal, results = [], [], True, []
     for demand in demand_list:
-        started = time.perf_counter()
-        result = dispatch_demand(prepared, demand, time_limit_s=time_limit_s)
-        times.append((time.perf_counter() - started) * 1000)
+        # Best of three: the machine is shared, and a pause elsewhere is not ours.
+        best = math.inf
+        for _ in range(REPEATS):
+            started = time.perf_counter()
+            result = dispatch_demand(prepared, demand, time_limit_s=time_limit_s)
+            best = min(best, (time.perf_counter() - started) * 1000)
+        times.append(best)
         nodes.append(result.nodes)
         optimal &= result.optimal
         results.append(result)
@@ -47,7 +54,7 @@ def time_milp(units, demand_list, time_limit_s: float):
 
 
 def row(name, units, demand_list, milp_demands, milp_limit_s, target):
-    prepare_ms, times, nodes, optimal, results = solve_all(units, demand_list, 10.0)
+    prepare_ms, times, nodes, optimal, _ = solve_all(units, demand_list, 10.0)
     line = {
         "case": name,
         "units": len(units),
@@ -60,20 +67,23 @@ def row(name, units, demand_list, milp_demands, milp_limit_s, target):
         "nodes (max)": max(nodes),
     }
     if milp_demands:
+        prepared = PreparedFleet(units)
+        ours = [dispatch_demand(prepared, d, time_limit_s=10.0) for d in milp_demands]
         milp_times, milp_answers = time_milp(units, milp_demands, milp_limit_s)
-        ours = {round(r.demand_kw, 6): r for r in results}
         agree = all(
-            abs(ours[round(d, 6)].total_cost_per_h - cost) <= 1e-6 * max(1.0, abs(cost))
-            for d, (_, cost, proven) in zip(milp_demands, milp_answers, strict=True)
+            abs(mine.total_cost_per_h - cost) <= 1e-6 * max(1.0, abs(cost))
+            for mine, (_, cost, proven) in zip(ours, milp_answers, strict=True)
             if proven
         )
         proven_count = sum(proven for _, _, proven in milp_answers)
-        same_demands = [ours[round(d, 6)] for d in milp_demands]
-        our_median = statistics.median(r.solve_time_s * 1000 for r in same_demands)
+        our_median = statistics.median(r.solve_time_s * 1000 for r in ours)
         milp_median = statistics.median(milp_times)
         line["MILP median ms"] = f"{milp_median:.0f}"
         line["MILP proven"] = f"{proven_count}/{len(milp_demands)}"
         line["same cost"] = "yes" if agree else "NO"
+        if proven_count < len(milp_demands):
+            best = min(cost for _, cost, _ in milp_answers)
+            line["same cost"] += f" (MILP best {best:.4f} vs ours {ours[0].total_cost_per_h:.4f})"
         line["speed-up"] = f"{milp_median / our_median:.0f}x"
     return line
 

@@ -16,7 +16,10 @@ def assert_feasible(units: list[Unit], demand: float, result) -> None:
     by_id = {u.id: u for u in units}
     not_down = {u.id for u in units if u.status != "down"}
     assert set(result.allocations) == not_down
-    assert set(result.reasons) == set(by_id)
+    listed = [unit_id for ids in result.reasons.values() for unit_id in ids]
+    assert sorted(listed) == sorted(by_id)  # every unit has exactly one reason
+    down = set(result.reasons.get("down", []))
+    assert down == {u.id for u in units if u.status == "down"}
     for unit_id, output in result.allocations.items():
         unit = by_id[unit_id]
         assert math.isfinite(output)

@@ -9,12 +9,17 @@ import sqlalchemy as sa
 from flask import Flask
 
 from vpp.config import CHARTJS_SOURCES, settings_from_environment
+from vpp.json_provider import OrjsonProvider
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 
+class VppFlask(Flask):
+    json_provider_class = OrjsonProvider
+
+
 def create_app(test_config: dict[str, Any] | None = None) -> Flask:
-    app = Flask(
+    app = VppFlask(
         __name__,
         instance_path=os.environ.get("VPP_INSTANCE_PATH") or str(PROJECT_ROOT / "instance"),
         template_folder=str(PROJECT_ROOT / "templates"),
@@ -31,9 +36,6 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
 
 def configure(app: Flask, test_config: dict[str, Any] | None) -> None:
     app.config.update(settings_from_environment())
-    # Keep keys in insertion order (allocations by plant id) and skip a sort that
-    # costs milliseconds on a 10,000-plant dispatch.
-    app.json.sort_keys = False
     if test_config:
         app.config.update(test_config)
     Path(app.instance_path).mkdir(parents=True, exist_ok=True)

@@ -231,9 +231,9 @@ def dispatch_command(demand: str, preview: bool, as_json: bool) -> None:
             click.echo(json.dumps(dispatch_runs.result_as_dict(result), indent=2))
             return
         names = {p.id: p.name for p in fleet.list_plants()}
+        reasons = result.reason_by_unit()
         rows = [
-            (pid, names.get(pid, ""), kw, result.reasons[pid])
-            for pid, kw in result.allocations.items()
+            (pid, names.get(pid, ""), kw, reasons[pid]) for pid, kw in result.allocations.items()
         ]
         summary = dispatch_runs.result_as_dict(result)
     else:

@@ -163,10 +163,11 @@ class DispatchResultSchema(Schema):
         allow_none=True, metadata={"description": "Cost per MWh of the unit that sets the price."}
     )
     reasons = fields.Dict(
-        keys=fields.String(),
-        values=fields.String(metadata={"enum": list(REASON_CODES)}),
+        keys=fields.String(metadata={"enum": list(REASON_CODES)}),
+        values=fields.List(fields.Integer()),
         metadata={
-            "description": "Plant id to why it got its output: "
+            "description": "Why each plant got its output: reason code -> the ids of "
+            "the plants it applies to (every plant appears once). Codes: "
             + "; ".join(f"{code}: {text}" for code, text in REASON_CODES.items())
         },
     )

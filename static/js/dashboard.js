@@ -105,9 +105,13 @@
 
   // An API preview as the server's dispatch view: one row per plant, in merit order.
   function viewFromPreview(result) {
+    var reasonOf = {};
+    Object.keys(result.reasons).forEach(function (code) {
+      result.reasons[code].forEach(function (id) { reasonOf[id] = code; });
+    });
     var rows = data.plants.map(function (p) {
       var output = result.allocations[p.id];
-      return Object.assign({}, p, { output: output || 0, reason: result.reasons[p.id] || "down" });
+      return Object.assign({}, p, { output: output || 0, reason: reasonOf[p.id] || "down" });
     });
     rows.sort(meritOrder);
     return Object.assign({}, result, { rows: rows });

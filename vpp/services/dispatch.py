@@ -43,7 +43,7 @@ model exactly with a search whose every step is cheap:
   output is feasible but a different count could save a start-up, it branches on
   the count. Otherwise the relaxation's own allocation is feasible and, being a
   lower bound, optimal for that branch.
-* **Depth first, better child first, pruned by the bound**: a branch whose
+* **Depth first, more units on first, pruned by the bound**: a branch whose
   relaxation cannot beat the best allocation found so far (tiers 1-3 above) is
   dropped. When the search ends, the best allocation found is proven optimal.
 
@@ -59,6 +59,8 @@ from bisect import bisect_left
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from itertools import accumulate
+
+import numpy as np
 
 from vpp.domain import STATUS_DOWN, STATUS_IDLE, STATUS_RUNNING, TOLERANCE_KW
 
@@ -92,8 +94,11 @@ class Unit:
 @dataclass(slots=True)
 class DispatchResult:
     demand_kw: float
+    # kW for every unit that is not down, by id.
     allocations: dict[int, float] = field(default_factory=dict)
-    reasons: dict[int, str] = field(default_factory=dict)
+    # Reason code -> the ids of the units that got their output for that reason
+    # (every unit, down ones included, appears exactly once).
+    reasons: dict[str, list[int]] = field(default_factory=dict)
     total_dispatched_kw: float = 0.0
     total_cost_per_h: float = 0.0
     startups: int = 0
@@ -108,6 +113,9 @@ class DispatchResult:
     def unmet_demand_kw(self) -> float:
         return self.demand_kw - self.total_dispatched_kw
 
+    def reason_by_unit(self) -> dict[int, str]:
+        return {unit_id: code for code, ids in self.reasons.items() for unit_id in ids}
+
 
 @dataclass(slots=True)
 class _Group:
@@ -118,19 +126,15 @@ class _Group:
     cost: float
     idle: bool
     ids: list[int]
+    count: int = field(init=False)
+    # Start-ups per kW when more of this group must be switched on.
+    startup_rate: float = field(init=False)
+    key: tuple[float, float, int] = field(init=False)
 
-    @property
-    def count(self) -> int:
-        return len(self.ids)
-
-    @property
-    def startup_rate(self) -> float:
-        """Start-ups per kW when more of this group must be switched on."""
-        return 1.0 / self.max_kw if self.idle else 0.0
-
-    @property
-    def key(self) -> tuple[float, float, int]:
-        return (self.cost, self.startup_rate, self.ids[0])
+    def __post_init__(self) -> None:
+        self.count = len(self.ids)
+        self.startup_rate = 1.0 / self.max_kw if self.idle else 0.0
+        self.key = (self.cost, self.startup_rate, self.ids[0])
 
 
 def _check_unit(unit: Unit) -> None:
@@ -145,14 +149,23 @@ def _check_unit(unit: Unit) -> None:
 
 class PreparedFleet:
     """The demand-independent part of a dispatch: units checked, down units set
-    aside, identical units grouped, groups in merit order. Build one per fleet
-    version and reuse it for every demand."""
+    aside, identical units grouped, groups in merit order with their prefix sums.
+    Build one per fleet version and reuse it for every demand."""
 
-    __slots__ = ("groups", "down_ids", "units")
+    __slots__ = (
+        "groups",
+        "down_ids",
+        "units",
+        "available_ids",
+        "idle_zero_ids",
+        "_merit",
+        "_arrays",
+    )
 
     def __init__(self, units: Iterable[Unit]):
         self.units: dict[int, Unit] = {}
         self.down_ids: list[int] = []
+        self.idle_zero_ids: list[int] = []  # not down, but no capacity (max_kw == 0)
         by_shape: dict[tuple[float, float, float, bool], list[int]] = {}
         for unit in units:
             _check_unit(unit)
@@ -164,14 +177,84 @@ class PreparedFleet:
             elif unit.max_kw > 0:
                 shape = (unit.min_kw, unit.max_kw, unit.cost, unit.status != STATUS_RUNNING)
                 by_shape.setdefault(shape, []).append(unit.id)
+            else:
+                self.idle_zero_ids.append(unit.id)
         self.groups = sorted(
-            (
-                _Group(lo, hi, cost, idle, sorted(ids))
-                for (lo, hi, cost, idle), ids in by_shape.items()
-            ),
+            (_Group(lo, hi, c, idle, sorted(ids)) for (lo, hi, c, idle), ids in by_shape.items()),
             key=lambda g: g.key,
         )
         self.down_ids.sort()
+        self.idle_zero_ids.sort()
+        down = set(self.down_ids)
+        self.available_ids = sorted(i for i in self.units if i not in down)
+        self._merit: _MeritOrder | None = None
+        self._arrays: _FleetArrays | None = None
+
+    def merit_order(self, demand_kw: float) -> "_MeritOrder":
+        """The groups that may be switched on for ``demand_kw``, with prefix sums:
+        computed once for the whole fleet, and afresh only when some unit's minimum
+        is above the demand (such a unit can never be on)."""
+        limit = demand_kw + rounding_kw(demand_kw)
+        if self._merit is None:
+            self._merit = _MeritOrder(self.groups, np.arange(len(self.groups)))
+        if self._merit.largest_min_kw <= limit:
+            return self._merit
+        positions = np.flatnonzero(self.arrays().min_kw <= limit)
+        return _MeritOrder([self.groups[i] for i in positions], positions)
+
+    def arrays(self) -> "_FleetArrays":
+        if self._arrays is None:
+            self._arrays = _FleetArrays(self)
+        return self._arrays
+
+
+class _FleetArrays:
+    """The groups as numpy arrays, and their units laid out group after group
+    (``starts`` gives each group's first unit), for building answers in bulk."""
+
+    def __init__(self, prepared: PreparedFleet):
+        groups = prepared.groups
+        self.count = np.array([g.count for g in groups], dtype=np.int64)
+        self.min_kw = np.array([g.min_kw for g in groups], dtype=float)
+        self.max_kw = np.array([g.max_kw for g in groups], dtype=float)
+        self.cost = np.array([g.cost for g in groups], dtype=float)
+        self.idle = np.array([g.idle for g in groups], dtype=bool)
+        self.starts = np.concatenate([[0], np.cumsum(self.count)])
+        laid_out = [unit_id for g in groups for unit_id in g.ids] + prepared.idle_zero_ids
+        # Units with no capacity sit after the groups; ``to_id_order`` sorts by id.
+        self.to_id_order = np.argsort(np.array(laid_out, dtype=np.int64), kind="stable")
+        self.ids = np.array(prepared.available_ids, dtype=np.int64)
+        self.zero_units = len(prepared.idle_zero_ids)
+        unit_cost = np.concatenate([np.repeat(self.cost, self.count), np.zeros(self.zero_units)])
+        self.unit_cost = unit_cost[self.to_id_order]
+
+
+class _MeritOrder:
+    """Groups in merit order and prefix sums of their capacity (kW), cost and
+    start-ups: what every relaxation reads."""
+
+    __slots__ = (
+        "groups",
+        "positions",
+        "cum_cap",
+        "cum_cost",
+        "cum_starts",
+        "keys",
+        "largest_min_kw",
+    )
+
+    def __init__(self, groups: list[_Group], positions: "np.ndarray"):
+        self.groups = groups
+        self.positions = positions  # each group's index in PreparedFleet.groups
+        caps = [g.count * g.max_kw for g in groups]
+        self.cum_cap = [0.0, *accumulate(caps)]
+        self.cum_cost = [
+            0.0,
+            *accumulate(g.cost * cap for g, cap in zip(groups, caps, strict=True)),
+        ]
+        self.cum_starts = [0.0, *accumulate(float(g.count) if g.idle else 0.0 for g in groups)]
+        self.keys = [g.key for g in groups]
+        self.largest_min_kw = max((g.min_kw for g in groups), default=0.0)
 
 
 def rounding_kw(demand_kw: float) -> float:
@@ -208,20 +291,25 @@ class _Relaxation:
     marginal_lp_count: float
 
 
+@dataclass(slots=True)
+class _Fill:
+    """Where a relaxation's output goes: runs ``[start, stop)`` of groups filled to
+    capacity, and the kW of every other group that produces something."""
+
+    full_runs: list[tuple[int, int]] = field(default_factory=list)
+    partial_kw: dict[int, float] = field(default_factory=dict)
+
+
 class _Search:
     """Branch and bound over the groups that may be switched on for one demand."""
 
-    def __init__(self, groups: list[_Group], demand_kw: float):
-        self.groups = groups
+    def __init__(self, merit: "_MeritOrder", demand_kw: float):
+        self.groups = merit.groups
+        self.cum_cap = merit.cum_cap
+        self.cum_cost = merit.cum_cost
+        self.cum_starts = merit.cum_starts
+        self.keys = merit.keys
         self.demand = demand_kw
-        caps = [g.count * g.max_kw for g in groups]
-        self.cum_cap = [0.0, *accumulate(caps)]
-        self.cum_cost = [
-            0.0,
-            *accumulate(g.cost * cap for g, cap in zip(groups, caps, strict=True)),
-        ]
-        self.cum_starts = [0.0, *accumulate(float(g.count) if g.idle else 0.0 for g in groups)]
-        self.keys = [g.key for g in groups]
         self.nodes = 0
         # Floating-point noise in sums of kW, not demand: what is left to fill below
         # it is done, and minimums may exceed the demand by that much, no more. (The
@@ -255,10 +343,10 @@ class _Search:
         events.sort()
         return mandatory, cost, starts, events
 
-    def relax(self, bounds: dict[int, tuple[int, int]], outputs: dict[int, float] | None = None):
+    def relax(self, bounds: dict[int, tuple[int, int]], outputs: "_Fill | None" = None):
         """Solve the relaxation of the branch ``bounds``: ``None`` if the branch is
-        infeasible, else a ``_Relaxation``. Pass a dict as ``outputs`` to receive
-        every group's output (kW) as well."""
+        infeasible, else a ``_Relaxation``. Pass a ``_Fill`` as ``outputs`` to
+        receive where the output goes as well."""
         mandatory, cost, starts, events = self._events(bounds)
         if mandatory > self.demand + self.rounding:
             return None
@@ -286,7 +374,7 @@ class _Search:
                 cost += self.cum_cost[stop] - self.cum_cost[cursor]
                 starts += self.cum_starts[stop] - self.cum_starts[cursor]
                 if outputs is not None:
-                    self._fill_run(outputs, cursor, stop)
+                    outputs.full_runs.append((cursor, stop))
                 partial = remaining - (self.cum_cap[stop] - self.cum_cap[cursor])
                 g = self.groups[stop]
                 cost += g.cost * partial
@@ -298,7 +386,7 @@ class _Search:
             cost += self.cum_cost[position] - self.cum_cost[cursor]
             starts += self.cum_starts[position] - self.cum_starts[cursor]
             if outputs is not None:
-                self._fill_run(outputs, cursor, position)
+                outputs.full_runs.append((cursor, position))
             if kind == 1:  # a bounded group (or the end) leaves its place
                 cursor = position + 1
                 continue
@@ -314,7 +402,7 @@ class _Search:
                 remaining = 0.0
 
         if outputs is not None:
-            outputs.update(bounded_kw)
+            outputs.partial_kw.update(bounded_kw)
         if marginal is None:
             return _Relaxation(dispatched, cost, starts, None, 0.0, 0.0)
         g = self.groups[marginal]
@@ -324,15 +412,10 @@ class _Search:
         else:
             kmin = 0
             if outputs is not None:
-                outputs[marginal] = marginal_kw
+                outputs.partial_kw[marginal] = marginal_kw
         return _Relaxation(
             dispatched, cost, starts, marginal, marginal_kw, max(kmin, marginal_kw / g.max_kw)
         )
-
-    def _fill_run(self, outputs: dict[int, float], start: int, stop: int) -> None:
-        for gi in range(start, stop):
-            g = self.groups[gi]
-            outputs[gi] = g.count * g.max_kw
 
     # -- the search -------------------------------------------------------------
 
@@ -397,16 +480,14 @@ class _Search:
             if self.nodes % 32 == 0 and time.perf_counter() > deadline:
                 status = STATUS_TIME_LIMIT
                 break
-            scored = []
+            # The child with more units on is explored first (pushed last): it
+            # usually completes an allocation at once, whose bound then prunes the
+            # long chains of switching off one marginal unit after another that a
+            # small residual would otherwise walk.
             for child in children:
                 child_relaxation = self.relax(child)
                 if child_relaxation is not None:
-                    scored.append((child, child_relaxation))
-            if len(scored) == 2 and _better(
-                self._lower_bound(scored[0][1]), self._lower_bound(scored[1][1])
-            ):
-                scored.reverse()  # the better child is explored first (popped last)
-            stack.extend(scored)
+                    stack.append((child, child_relaxation))
         return best_bounds, status
 
     @staticmethod
@@ -424,19 +505,6 @@ def _fewest_units(group: _Group, output_kw: float, kmin: int, kmax: int) -> int:
     """The fewest of a group's units that can produce ``output_kw`` (at least
     ``kmin``, at most ``kmax``), forgiving floating-point noise in the division."""
     return min(kmax, max(kmin, math.ceil(output_kw / group.max_kw - 1e-9)))
-
-
-def _spread_over_units(group: _Group, output_kw: float, count: int) -> list[tuple[int, float]]:
-    """Give a group's output to its lowest-id ``count`` units: each at its minimum,
-    then the rest filled in id order up to each unit's maximum."""
-    extra = max(0.0, output_kw - count * group.min_kw)
-    headroom = group.max_kw - group.min_kw
-    result = []
-    for unit_id in group.ids[:count]:
-        add = min(headroom, extra)
-        extra -= add
-        result.append((unit_id, float(group.min_kw + add)))
-    return result
 
 
 def dispatch_demand(
@@ -457,28 +525,128 @@ def dispatch_demand(
         raise ValueError(f"demand must be a finite number > 0 kW, got {demand_kw!r}")
     prepared = fleet if isinstance(fleet, PreparedFleet) else PreparedFleet(fleet)
 
-    # A unit whose minimum is above the whole demand can never be switched on.
-    searchable = [g for g in prepared.groups if g.min_kw <= demand_kw + rounding_kw(demand_kw)]
-    search = _Search(searchable, float(demand_kw))
+    merit = prepared.merit_order(demand_kw)
+    search = _Search(merit, float(demand_kw))
     best_bounds, status = search.run(started + time_limit_s, node_limit)
+    fill = _Fill()
+    if best_bounds is not None:  # None: nothing at all can be dispatched
+        search.relax(best_bounds, fill)
 
     result = DispatchResult(demand_kw=demand_kw, status=status, optimal=status == STATUS_OPTIMAL)
     result.nodes = search.nodes
-    unit_outputs: dict[int, float] = {}
-    if best_bounds is not None:
-        outputs: dict[int, float] = {}
-        search.relax(best_bounds, outputs)
-        for gi, kw in outputs.items():
-            if kw <= 0:
-                continue
-            g = searchable[gi]
-            kmin, kmax = best_bounds.get(gi, (0, g.count))
-            count = _fewest_units(g, kw, kmin, kmax)
-            unit_outputs.update(_spread_over_units(g, kw, count))
-    _clamp_to_demand(unit_outputs, prepared, demand_kw)
-    _fill_result(result, prepared, unit_outputs)
+    _write_answer(result, prepared, merit, search, best_bounds or {}, fill)
     result.solve_time_s = time.perf_counter() - started
     return result
+
+
+# Reason codes as small integers while the answer is built in numpy arrays.
+_CODES = (
+    REASON_AT_MAX,
+    REASON_MARGINAL,
+    REASON_AT_MIN,
+    REASON_OFF_MIN_ABOVE_DEMAND,
+    REASON_OFF_NOT_NEEDED,
+    REASON_OFF_MIN_DOES_NOT_FIT,
+)
+_AT_MAX, _MARGINAL, _AT_MIN, _OFF_ABOVE, _OFF_NOT_NEEDED, _OFF_NO_FIT = range(len(_CODES))
+
+
+def _write_answer(result, prepared, merit, search, bounds, fill: _Fill) -> None:
+    """Turn group outputs into the per-unit answer: allocations, reasons, totals.
+    Done in bulk with numpy, group by group (a group's units share their answer but
+    for at most one), so that 100,000 units cost little more than their groups."""
+    arrays = prepared.arrays()
+    full = np.zeros(len(prepared.groups), dtype=bool)
+    for start, stop in fill.full_runs:
+        full[merit.positions[start:stop]] = True
+    on_count = np.where(full, arrays.count, 0)
+    spread = []  # (group, kW, units on) for groups not simply all at maximum
+    for search_index, kw in fill.partial_kw.items():
+        if kw <= 0:
+            continue
+        gi = int(merit.positions[search_index])
+        g = prepared.groups[gi]
+        kmin, kmax = bounds.get(search_index, (0, g.count))
+        count = _fewest_units(g, kw, kmin, kmax)
+        on_count[gi] = count
+        if count == g.count and kw >= count * g.max_kw - TOLERANCE_KW:
+            full[gi] = True
+        else:
+            spread.append((gi, kw, count))
+
+    # The marginal cost: the dearest unit left between its minimum and maximum,
+    # else the dearest unit on.
+    unit_kw = np.repeat(np.where(full, arrays.max_kw, 0.0), arrays.count)
+    unit_code = np.empty(len(unit_kw), dtype=np.int8)
+    partial_costs = []
+    patches = []
+    for gi, kw, count in spread:
+        outputs, codes = _spread_group(prepared.groups[gi], kw, count)
+        patches.append((int(arrays.starts[gi]), outputs, codes))
+        if _MARGINAL in codes:
+            partial_costs.append(prepared.groups[gi].cost)
+    on = on_count > 0
+    if partial_costs:
+        result.marginal_cost = max(partial_costs)
+    elif on.any():
+        result.marginal_cost = float(arrays.cost[on].max())
+
+    off_code = np.where(arrays.min_kw > search.demand + search.rounding, _OFF_ABOVE, _OFF_NO_FIT)
+    if result.marginal_cost is None:
+        off_code[off_code == _OFF_NO_FIT] = _OFF_NOT_NEEDED
+    else:
+        dearer = (arrays.cost > result.marginal_cost) | (arrays.min_kw == 0)
+        off_code[(off_code == _OFF_NO_FIT) & dearer] = _OFF_NOT_NEEDED
+    unit_code[:] = np.repeat(np.where(full, _AT_MAX, off_code), arrays.count)
+    for start, outputs, codes in patches:
+        unit_kw[start : start + len(outputs)] = outputs
+        unit_code[start : start + len(codes)] = codes
+
+    if arrays.zero_units:
+        unit_kw = np.concatenate([unit_kw, np.zeros(arrays.zero_units)])
+        unit_code = np.concatenate(
+            [unit_code, np.full(arrays.zero_units, _OFF_NOT_NEEDED, np.int8)]
+        )
+    unit_kw = unit_kw[arrays.to_id_order]
+    unit_code = unit_code[arrays.to_id_order]
+
+    values = unit_kw.tolist()
+    allocations = dict(zip(prepared.available_ids, values, strict=True))
+    total = math.fsum(values)
+    if total > result.demand_kw:
+        _clamp_to_demand(allocations, prepared, result.demand_kw)
+        values = list(allocations.values())
+        total = math.fsum(values)
+        unit_kw = np.array(values)
+    result.allocations = allocations
+    result.total_dispatched_kw = total
+    result.total_cost_per_h = float(np.dot(arrays.unit_cost, unit_kw)) / 1000
+    result.startups = int(on_count[arrays.idle].sum())
+    reasons = {}
+    for code in np.unique(unit_code).tolist():
+        reasons[_CODES[code]] = arrays.ids[unit_code == code].tolist()
+    if prepared.down_ids:
+        reasons[REASON_DOWN] = list(prepared.down_ids)
+    result.reasons = reasons
+
+
+def _spread_group(g: _Group, kw: float, count: int) -> tuple[list[float], list[int]]:
+    """Share a group's output among its lowest-id ``count`` units: each at its
+    minimum, then the rest filled in id order up to each unit's maximum. Returns
+    their outputs and reason codes."""
+    headroom = g.max_kw - g.min_kw
+    extra = max(0.0, kw - count * g.min_kw)
+    at_max = min(count, int(extra // headroom)) if headroom > 0 else count
+    rest = extra - at_max * headroom
+    outputs = [float(g.max_kw)] * at_max
+    codes = [_AT_MAX] * at_max
+    if at_max < count:
+        marginal = rest > TOLERANCE_KW
+        outputs.append(float(g.min_kw + rest))
+        codes.append(_MARGINAL if marginal else _AT_MIN)
+        outputs += [float(g.min_kw)] * (count - at_max - 1)
+        codes += [_AT_MIN] * (count - at_max - 1)
+    return outputs, codes
 
 
 def _clamp_to_demand(outputs: dict[int, float], prepared: PreparedFleet, demand_kw: float) -> None:
@@ -486,53 +654,11 @@ def _clamp_to_demand(outputs: dict[int, float], prepared: PreparedFleet, demand_
     above their minimum (dearest first), never below it, so that the reported total
     never exceeds the demand."""
     excess = math.fsum(outputs.values()) - demand_kw
-    if excess <= 0:
-        return
-    for unit_id in sorted(outputs, key=lambda i: (-prepared.units[i].cost, -i)):
+    running = [i for i, kw in outputs.items() if kw > 0]
+    for unit_id in sorted(running, key=lambda i: (-prepared.units[i].cost, -i)):
         room = outputs[unit_id] - prepared.units[unit_id].min_kw
         cut = min(excess * (1 + 1e-9), max(room, 0.0))
         outputs[unit_id] -= cut
         excess -= cut
         if excess <= 0:
             return
-
-
-def _fill_result(
-    result: DispatchResult, prepared: PreparedFleet, outputs: dict[int, float]
-) -> None:
-    """Allocations for every unit not down (by id), totals, and a reason per unit."""
-    on = [prepared.units[i] for i, kw in outputs.items() if kw > 0]
-    inside = [u for u in on if outputs[u.id] < u.max_kw - TOLERANCE_KW]
-    priced_by = inside or on
-    result.marginal_cost = max((u.cost for u in priced_by), default=None)
-    startups = 0
-    down = set(prepared.down_ids)
-    for unit_id in sorted(prepared.units):
-        unit = prepared.units[unit_id]
-        if unit_id in down:
-            result.reasons[unit_id] = REASON_DOWN
-            continue
-        kw = outputs.get(unit_id, 0.0)
-        result.allocations[unit_id] = kw
-        if kw > 0 and unit.status == STATUS_IDLE:
-            startups += 1
-        result.reasons[unit_id] = _reason(unit, kw, result)
-    result.total_dispatched_kw = math.fsum(outputs.values())
-    result.total_cost_per_h = (
-        math.fsum(prepared.units[i].cost * kw for i, kw in outputs.items()) / 1000
-    )
-    result.startups = startups
-
-
-def _reason(unit: Unit, kw: float, result: DispatchResult) -> str:
-    if kw > 0:
-        if kw >= unit.max_kw - TOLERANCE_KW:
-            return REASON_AT_MAX
-        if unit.min_kw > 0 and kw <= unit.min_kw + TOLERANCE_KW:
-            return REASON_AT_MIN
-        return REASON_MARGINAL
-    if unit.min_kw > result.demand_kw + TOLERANCE_KW:
-        return REASON_OFF_MIN_ABOVE_DEMAND
-    if result.marginal_cost is None or unit.cost > result.marginal_cost or unit.min_kw == 0:
-        return REASON_OFF_NOT_NEEDED
-    return REASON_OFF_MIN_DOES_NOT_FIT

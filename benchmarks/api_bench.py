@@ -1,0 +1,159 @@
+"""``POST /api/dispatch/`` under gunicorn with 10,000 plants in SQLite, against the
+prototype's answer (largest-first greedy over an in-memory list) served by a route
+of the same app in the same run. Prints latency percentiles and their ratio.
+
+    .venv/bin/python -m benchmarks.api_bench [--plants 10000] [--rounds 200]
+
+gunicorn runs 2 sync workers on 127.0.0.1; one client sends one request at a time,
+alternating the two routes with the same demand, so that noise on this shared
+machine falls on both alike. Everything stays on the loopback and stops by itself.
+"""
+
+import argparse
+import http.client
+import json
+import os
+import random
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from benchmarks.fleets import available_capacity, realistic_fleet
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def build_database(env: dict[str, str], plants: int) -> float:
+    """Migrate a fresh SQLite file and register the realistic fleet through the
+    service layer. Returns the available capacity (kW)."""
+    os.environ.update(env)
+    from flask_migrate import upgrade
+
+    from vpp import create_app
+    from vpp.services import fleet
+    from vpp.transactions import transaction
+
+    units = realistic_fleet(plants)
+    app = create_app()
+    with app.app_context():
+        upgrade()
+        with transaction():
+            fleet.create_plants(
+                {
+                    "name": f"Unit {u.id:06d}",
+                    "max_capacity": u.max_kw,
+                    "min_capacity": u.min_kw,
+                    "marginal_cost": u.cost,
+                    "status": u.status,
+                }
+                for u in units
+            )
+    return available_capacity(units)
+
+
+def post(port: int, path: str, demand: float) -> tuple[float, int, bytes]:
+    body = json.dumps({"demand": demand})
+    started = time.perf_counter()
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    connection.request("POST", path, body, {"Content-Type": "application/json"})
+    response = connection.getresponse()
+    payload = response.read()
+    elapsed = (time.perf_counter() - started) * 1000
+    connection.close()
+    return elapsed, response.status, payload
+
+
+def percentile(values: list[float], share: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(share * len(ordered)))]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--plants", type=int, default=10_000)
+    parser.add_argument("--rounds", type=int, default=200)
+    args = parser.parse_args()
+
+    with tempfile.TemporaryDirectory() as tmp:
+        env = {
+            "DATABASE_URL": f"sqlite:///{tmp}/bench.sqlite3",
+            "VPP_INSTANCE_PATH": tmp,
+            "SECRET_KEY": "benchmark",
+        }
+        started = time.perf_counter()
+        capacity = build_database(env, args.plants)
+        print(f"{args.plants:,} plants registered in {time.perf_counter() - started:.1f} s")
+
+        port = free_port()
+        server = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "gunicorn",
+                "--workers",
+                "2",
+                "--bind",
+                f"127.0.0.1:{port}",
+                "--log-level",
+                "warning",
+                "benchmarks.api_app:app",
+            ],
+            cwd=ROOT,
+            env={**os.environ, **env},
+        )
+        try:
+            deadline = time.monotonic() + 30
+            while True:
+                try:
+                    post(port, "/api/dispatch/", capacity * 0.5)
+                    break
+                except OSError:
+                    if time.monotonic() > deadline or server.poll() is not None:
+                        raise SystemExit("gunicorn did not start") from None
+                    time.sleep(0.2)
+            rng = random.Random(7)
+            demands = [capacity * rng.uniform(0.10, 0.95) for _ in range(args.rounds)]
+            routes = {"ours": "/api/dispatch/", "prototype": "/bench/prototype-dispatch"}
+            for demand in demands[:20]:  # warm both workers: caches, imports
+                for path in routes.values():
+                    post(port, path, demand)
+            timings = {name: [] for name in routes}
+            sizes = {name: 0 for name in routes}
+            for demand in demands:
+                for name, path in routes.items():
+                    elapsed, status, payload = post(port, path, demand)
+                    if status != 200:
+                        raise SystemExit(f"{path} answered {status}: {payload[:200]!r}")
+                    timings[name].append(elapsed)
+                    sizes[name] = len(payload)
+        finally:
+            server.terminate()
+            server.wait(timeout=10)
+
+    print(f"{args.rounds} requests per route, one at a time, gunicorn 2 sync workers")
+    print(f"{'route':<38} {'p50 ms':>8} {'p90 ms':>8} {'mean ms':>8} {'body kB':>8}")
+    for name, path in routes.items():
+        values = timings[name]
+        p50, p90, mean = (
+            statistics.median(values),
+            percentile(values, 0.9),
+            statistics.fmean(values),
+        )
+        label = f"{name} {path}"
+        print(f"{label:<38} {p50:8.1f} {p90:8.1f} {mean:8.1f} {sizes[name] / 1024:8.0f}")
+    ratio = statistics.median(timings["ours"]) / statistics.median(timings["prototype"])
+    print(f"p50 ratio ours / prototype: {ratio:.2f} (target <= 1.00)")
+
+
+if __name__ == "__main__":
+    main()

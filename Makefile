@@ -8,7 +8,7 @@ PORT ?= 5000
 BIN := $(VENV)/bin
 PIP_INSTALL := $(BIN)/pip install --quiet --disable-pip-version-check -c constraints.txt
 
-.PHONY: run install install-dev browser test lint format migrate demo screenshot clean
+.PHONY: run install install-dev browser test lint format migrate demo screenshot benchmark clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -63,6 +63,11 @@ test: install-dev browser lint
 ## Retake docs/dashboard.png (the README's screenshot) from a demo fleet.
 screenshot: install-dev browser
 	VPP_SCREENSHOT=docs/dashboard.png $(BIN)/pytest tests/test_browser.py -k screenshot -q
+
+## Dispatch speed against the textbook MILP, and the API against the prototype's greedy.
+benchmark: install-dev
+	$(BIN)/python -m benchmarks.dispatch_bench
+	$(BIN)/python -m benchmarks.api_bench
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis

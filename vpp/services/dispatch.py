@@ -441,10 +441,6 @@ class _Search:
                 return ({**bounds, gi: (kmin, fewest - 1)}, {**bounds, gi: (fewest, kmax)})
         return None
 
-    @staticmethod
-    def _objective(relaxation: _Relaxation) -> tuple[float, float, float]:
-        return (relaxation.dispatched, relaxation.cost, relaxation.startups)
-
     def _integral_objective(self, bounds, relaxation: _Relaxation) -> tuple[float, float, float]:
         starts = relaxation.startups
         gi = relaxation.marginal

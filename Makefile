@@ -8,7 +8,7 @@ PORT ?= 5000
 BIN := $(VENV)/bin
 PIP_INSTALL := $(BIN)/pip install --quiet --disable-pip-version-check -c constraints.txt
 
-.PHONY: run install install-dev browser test lint format migrate demo screenshot benchmark clean
+.PHONY: run install install-dev browser test test-postgres lint format migrate demo screenshot benchmark clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -59,6 +59,11 @@ format: install-dev
 ## The whole suite: lint, unit, API, CLI, migrations and real-browser tests.
 test: install-dev browser lint
 	$(BIN)/pytest
+
+## The same suite on PostgreSQL: Debian's server, installed and started when missing
+## (as root) by scripts/postgres-test-server.sh, or any VPP_TEST_DATABASE_URL given.
+test-postgres: install-dev browser
+	VPP_TEST_DATABASE_URL=$${VPP_TEST_DATABASE_URL:-$$(bash scripts/postgres-test-server.sh)} $(BIN)/pytest
 
 ## Retake docs/dashboard.png (the README's screenshot) from a demo fleet.
 screenshot: install-dev browser

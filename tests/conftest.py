@@ -7,6 +7,7 @@ import shutil
 import pytest
 from flask_migrate import upgrade
 
+from tests.helpers import fresh_database_url
 from vpp import create_app
 from vpp.extensions import db
 
@@ -19,7 +20,7 @@ def app(tmp_path, monkeypatch):
     app = create_app(
         {
             "TESTING": True,
-            "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'vpp-test.sqlite3'}",
+            "SQLALCHEMY_DATABASE_URI": fresh_database_url(tmp_path),
         }
     )
     with app.app_context():
@@ -28,6 +29,18 @@ def app(tmp_path, monkeypatch):
         db.engine.dispose()
     yield app
     with app.app_context():
+        db.engine.dispose()
+
+
+@pytest.fixture
+def second_app(app):
+    """Another app on the same database: a second gunicorn worker, or the server
+    after a restart."""
+    other = create_app(
+        {"TESTING": True, "SQLALCHEMY_DATABASE_URI": app.config["SQLALCHEMY_DATABASE_URI"]}
+    )
+    yield other
+    with other.app_context():
         db.engine.dispose()
 
 

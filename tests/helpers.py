@@ -1,5 +1,7 @@
 """Test helpers that read and write the database directly."""
 
+import os
+
 import sqlalchemy as sa
 
 from vpp.extensions import db
@@ -33,3 +35,21 @@ def fleet_snapshot(app) -> list[tuple]:
     with app.app_context():
         rows = db.session.execute(sa.select(Plant.__table__).order_by(Plant.id)).all()
         return [tuple(row) for row in rows]
+
+
+# Set by `make test-postgres`: the whole suite then runs on this PostgreSQL database,
+# emptied before every test, instead of a new SQLite file per test.
+POSTGRES_URL = os.environ.get("VPP_TEST_DATABASE_URL")
+
+
+def fresh_database_url(tmp_path) -> str:
+    """An empty database for one test: a new SQLite file, or the PostgreSQL test
+    database with its schema dropped and recreated."""
+    if not POSTGRES_URL:
+        return f"sqlite:///{tmp_path / 'vpp-test.sqlite3'}"
+    engine = sa.create_engine(POSTGRES_URL)
+    with engine.begin() as connection:
+        connection.exec_driver_sql("DROP SCHEMA public CASCADE")
+        connection.exec_driver_sql("CREATE SCHEMA public")
+    engine.dispose()
+    return POSTGRES_URL

@@ -4,7 +4,6 @@ the per-process fleet cache follows every write, whichever process made it."""
 import pytest
 
 from tests.helpers import add_plants
-from vpp import create_app
 from vpp.domain import REASON_CODES
 
 FLEET = (
@@ -140,13 +139,11 @@ def test_every_reason_code_has_words(app, client):
         assert set(reasons) <= set(REASON_CODES)
 
 
-def test_a_second_worker_sees_writes_made_by_the_first(app, client):
+def test_a_second_worker_sees_writes_made_by_the_first(app, client, second_app):
     """Two app instances on one database stand for two gunicorn workers: each caches
     its prepared fleet, and the fleet version makes a write through one visible to
     the other's next dispatch."""
-    other = create_app(
-        {"TESTING": True, "SQLALCHEMY_DATABASE_URI": app.config["SQLALCHEMY_DATABASE_URI"]}
-    ).test_client()
+    other = second_app.test_client()
     (plant_id,) = add_plants(app, {"name": "A", "max_capacity": 100})
     assert other.post("/api/dispatch/", json={"demand": 500}).json["total_dispatched"] == 100
     client.patch(f"/api/plants/{plant_id}", json={"max_capacity": 300})

@@ -38,6 +38,12 @@ BAD_PLANT_BODIES = [
     ('{"name": 5, "max_capacity": 10}', "name"),
     ('{"max_capacity": 10}', "name"),
     ('{"name": "X", "max_capacity": 10, "colour": "red"}', "colour"),
+    ('{"name": "X", "max_capacity": 1e10}', "max_capacity"),
+    ('{"name": "X", "max_capacity": 10, "marginal_cost": -1e7}', "marginal_cost"),
+    ('{"name": "nul\\u0000byte", "max_capacity": 10}', "name"),
+    ('{"name": "lone \\ud800 surrogate", "max_capacity": 10}', "name"),
+    ('{"name": "tab\\there", "max_capacity": 10}', "name"),
+    ('{"name": "X", "max_capacity": 10, "\\ud800": 1}', "\ud800"),
 ]
 
 

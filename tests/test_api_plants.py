@@ -139,13 +139,8 @@ def test_list_returns_every_plant_by_id(app, client):
     assert [p["name"] for p in client.get("/api/plants/").json] == ["B", "A"]
 
 
-def test_data_survives_a_restart(app, client):
-    """A new app on the same database file (a restarted server) sees every plant."""
+def test_data_survives_a_restart(client, second_app):
+    """A new app on the same database (a restarted server) sees every plant."""
     client.post("/api/plants/", json=SOLAR)
-    from vpp import create_app
-
-    restarted = create_app(
-        {"TESTING": True, "SQLALCHEMY_DATABASE_URI": app.config["SQLALCHEMY_DATABASE_URI"]}
-    )
-    response = restarted.test_client().get("/api/plants/")
+    response = second_app.test_client().get("/api/plants/")
     assert [p["name"] for p in response.json] == ["Roof solar"]

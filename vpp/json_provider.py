@@ -17,4 +17,10 @@ class OrjsonProvider(DefaultJSONProvider):
         option = orjson.OPT_NON_STR_KEYS | orjson.OPT_SERIALIZE_NUMPY
         if kwargs.get("indent"):
             option |= orjson.OPT_INDENT_2
-        return orjson.dumps(obj, default=self.default, option=option).decode()
+        try:
+            return orjson.dumps(obj, default=self.default, option=option).decode()
+        except TypeError:
+            # orjson refuses strings that are not valid UTF-8, such as a lone
+            # surrogate a client sent as a field name and that an error message
+            # repeats; the standard library escapes them.
+            return super().dumps(obj, **kwargs)

@@ -6,6 +6,7 @@ so a rule such as ``min_capacity <= max_capacity`` lives in exactly one place.
 """
 
 import math
+import unicodedata
 
 from marshmallow import (
     RAISE,
@@ -63,6 +64,19 @@ def check_capacity_bounds(min_capacity: float, max_capacity: float) -> None:
         )
 
 
+# Bounds that keep sums finite: a million plants at the largest capacity still add
+# up to 1e15 kW, and cost x output to 1e21, far from float overflow.
+MAX_CAPACITY_KW = 1e9
+MAX_ABS_COST = 1e6
+
+
+def reject_control_characters(value: str) -> None:
+    """Control characters and lone surrogates (JSON's "\u0000", "\ud800") are no
+    part of a name, and some databases refuse to store them."""
+    if any(unicodedata.category(ch) in ("Cc", "Cs") for ch in value):
+        raise ValidationError("Must not contain control characters.")
+
+
 def _lowercase_word(value):
     return value.strip().lower() if isinstance(value, str) else value
 
@@ -77,7 +91,7 @@ class PlantSchema(Schema):
     id = fields.Integer(dump_only=True, metadata={"description": "Assigned by the server."})
     name = fields.String(
         required=True,
-        validate=validate.Length(min=1, max=NAME_MAX_LENGTH),
+        validate=[validate.Length(min=1, max=NAME_MAX_LENGTH), reject_control_characters],
         metadata={"description": "Unique in the fleet; surrounding spaces are trimmed."},
     )
     kind = fields.String(
@@ -87,12 +101,12 @@ class PlantSchema(Schema):
     )
     max_capacity = FiniteFloat(
         required=True,
-        validate=validate.Range(min=0, min_inclusive=False),
-        metadata={"description": "Maximum output, kW, > 0."},
+        validate=validate.Range(min=0, min_inclusive=False, max=MAX_CAPACITY_KW),
+        metadata={"description": "Maximum output, kW, > 0 (at most 1e9)."},
     )
     min_capacity = FiniteFloat(
         load_default=0.0,
-        validate=validate.Range(min=0),
+        validate=validate.Range(min=0, max=MAX_CAPACITY_KW),
         metadata={"description": "Minimum stable output when on, kW, 0 <= min <= max."},
     )
     status = fields.String(
@@ -102,7 +116,11 @@ class PlantSchema(Schema):
     )
     marginal_cost = FiniteFloat(
         load_default=0.0,
-        metadata={"description": "Currency per MWh; negative allowed (curtailment payments)."},
+        validate=validate.Range(min=-MAX_ABS_COST, max=MAX_ABS_COST),
+        metadata={
+            "description": "Currency per MWh; negative allowed (curtailment payments); "
+            "at most 1e6 either way."
+        },
     )
 
     @pre_load

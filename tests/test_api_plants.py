@@ -25,6 +25,7 @@ def test_create_answers_201_with_location_and_defaults(client):
         "min_capacity": 0.0,
         "status": "idle",
         "marginal_cost": 0.0,
+        "version": 1,
     }
     assert response.headers["Location"].endswith("/api/plants/1")
     assert client.get(response.headers["Location"]).json == body
@@ -110,6 +111,24 @@ def test_patch_that_breaks_a_rule_is_422_and_changes_nothing(app, client, change
     assert response.status_code == 422
     assert field in response.json["fields"]
     assert fleet_snapshot(app) == before
+
+
+def test_patch_bumps_the_version_and_refuses_a_stale_one(app, client):
+    (plant_id,) = add_plants(app, {"name": "Genset", "max_capacity": 500})
+    url = f"/api/plants/{plant_id}"
+    first = client.patch(url, json={"status": "running", "version": 1})
+    assert first.status_code == 200 and first.json["version"] == 2
+    before = fleet_snapshot(app)
+    stale = client.patch(url, json={"status": "down", "version": 1})
+    assert stale.status_code == 409
+    assert "version" in stale.json["fields"]
+    assert fleet_snapshot(app) == before
+    assert client.patch(url, json={"status": "down", "version": 2}).json["version"] == 3
+
+
+def test_version_sent_on_create_is_ignored(client):
+    response = client.post("/api/plants/", json={**SOLAR, "version": 99})
+    assert response.status_code == 201 and response.json["version"] == 1
 
 
 def test_patch_to_a_taken_name_is_409(app, client):

@@ -103,6 +103,13 @@ def test_dispatch_from_the_dashboard_shows_the_allocation(app, live_server, page
 
 def test_both_charts_really_draw(app, live_server, page: Page):
     add_plants(app, *FLEET)
+    refused = []
+    page.on(
+        "console",
+        lambda message: (
+            refused.append(message.text) if "Content Security Policy" in message.text else None
+        ),
+    )
     open_dashboard(page, live_server)
     bars = wait_for_chart(page, "capacity-chart")
     assert bars["drawn"] > 0.05 * bars["total"], bars
@@ -112,6 +119,7 @@ def test_both_charts_really_draw(app, live_server, page: Page):
     assert doughnut["drawn"] > 0.05 * doughnut["total"], doughnut
     merit = wait_for_chart(page, "merit-chart")
     assert merit["drawn"] > 0.05 * merit["total"], merit
+    assert refused == []  # the Content-Security-Policy lets everything on the page run
 
 
 def test_slider_previews_a_dispatch_without_posting(app, live_server, page: Page):

@@ -41,6 +41,7 @@ def test_add_list_update_remove(app, runner):
             "min_capacity": 0.0,
             "status": "down",
             "marginal_cost": 0.0,
+            "version": 2,
         }
     ]
 
@@ -120,6 +121,24 @@ def test_csv_round_trip_gives_the_same_fleet(app, runner, tmp_path):
     reimported = fleet_snapshot(app)
     # Same plants, field for field (ids are new: the server assigns them).
     assert [row[1:7] for row in reimported] == [row[1:7] for row in original]
+
+
+def test_export_guards_against_spreadsheet_formulas_and_round_trips(app, runner, tmp_path):
+    add_plants(
+        app,
+        {"name": '=HYPERLINK("http://evil","x")', "max_capacity": 1},
+        {"name": "+1 battery", "max_capacity": 1},
+        {"name": "@home", "max_capacity": 1},
+    )
+    exported = tmp_path / "fleet.csv"
+    runner.invoke(args=["plants", "export", str(exported)])
+    text = exported.read_text()
+    assert "'=HYPERLINK" in text and "'+1 battery" in text and "'@home" in text
+    original = fleet_snapshot(app)
+    for plant_id in (1, 2, 3):
+        runner.invoke(args=["plants", "remove", str(plant_id)])
+    assert runner.invoke(args=["plants", "import", str(exported)]).exit_code == 0
+    assert [row[1] for row in fleet_snapshot(app)] == [row[1] for row in original]
 
 
 def test_export_to_stdout_has_a_header(app, runner):

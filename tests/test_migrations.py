@@ -48,6 +48,24 @@ def test_downgrade_to_base_removes_everything(tmp_path):
         db.engine.dispose()
 
 
+def test_each_revision_steps_down_and_up_keeping_the_schema(tmp_path):
+    """Every downgrade and its upgrade again: on SQLite batch mode rebuilds tables,
+    which must keep their constraints (and ids never reused)."""
+    app = make_app(tmp_path)
+    with app.app_context():
+        upgrade()
+        for _ in range(3):
+            downgrade(revision="-1")
+        for _ in range(3):
+            upgrade(revision="+1")
+        with db.engine.connect() as connection:
+            context = MigrationContext.configure(connection, opts={"compare_type": True})
+            assert compare_metadata(context, db.metadata) == []
+            checks = {c["name"] for c in sa.inspect(connection).get_check_constraints("plant")}
+            assert "ck_plant_min_not_above_max" in checks
+        db.engine.dispose()
+
+
 def test_sqlite_runs_in_wal_mode_with_foreign_keys(app):
     with app.app_context(), db.engine.connect() as connection:
         if connection.dialect.name != "sqlite":

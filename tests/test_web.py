@@ -123,6 +123,31 @@ def test_edit_form_changes_status(app, client):
     assert (row[2], row[5], row[6]) == ("diesel", "running", 90.0)
 
 
+def test_stale_edit_is_refused_above_the_form(app, client):
+    (plant_id,) = add_plants(app, {"name": "Genset", "max_capacity": 500})
+    url = f"/plants/{plant_id}/edit"
+    assert 'name="version" type="hidden" value="1"' in client.get(url).get_data(as_text=True)
+    client.patch(f"/api/plants/{plant_id}", json={"status": "running"})  # someone else
+    before = fleet_snapshot(app)
+    response = post_form(
+        client,
+        url,
+        {
+            "name": "Genset",
+            "kind": "other",
+            "max_capacity": "600",
+            "min_capacity": "0",
+            "status": "idle",
+            "marginal_cost": "0",
+            "version": "1",
+        },
+        token_from=url,
+    )
+    assert response.status_code == 422
+    assert "has changed since version 1" in response.get_data(as_text=True)
+    assert fleet_snapshot(app) == before
+
+
 def test_bad_edit_shows_error_and_changes_nothing(app, client):
     (plant_id,) = add_plants(app, {"name": "Genset", "max_capacity": 500, "min_capacity": 100})
     before = fleet_snapshot(app)

@@ -29,6 +29,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     register_extensions(app)
     register_blueprints(app)
     register_error_handlers(app)
+    register_security(app)
     register_template_helpers(app)
     register_commands(app)
     return app
@@ -89,14 +90,22 @@ def register_extensions(app: Flask) -> None:
 
 def register_blueprints(app: Flask) -> None:
     from vpp.api import register_api
+    from vpp.health import bp as health_bp
     from vpp.web.views import bp as web_bp
 
     register_api(app)
     app.register_blueprint(web_bp)
+    app.register_blueprint(health_bp)
 
 
 def register_error_handlers(app: Flask) -> None:
     from vpp.errors import register_error_handlers as register
+
+    register(app)
+
+
+def register_security(app: Flask) -> None:
+    from vpp.security import register_security as register
 
     register(app)
 

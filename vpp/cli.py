@@ -151,19 +151,34 @@ def remove_command(plant_id: int) -> None:
     click.echo(f"Removed plant {plant_id}: {plant.name}")
 
 
+# A spreadsheet runs a cell that starts with one of these as a formula.
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def guard_formula(text: str) -> str:
+    """CSV export: a name such as ``=HYPERLINK(...)`` is written as ``'=HYPERLINK(...)``
+    so that a spreadsheet shows it as text instead of running it."""
+    return "'" + text if text.startswith(FORMULA_STARTS) else text
+
+
+def unguard_formula(text: str) -> str:
+    """CSV import: undo ``guard_formula``, so that export then import round-trips."""
+    return text[1:] if text.startswith("'") and text[1:].startswith(FORMULA_STARTS) else text
+
+
 @plants_cli.command("export")
 @click.argument("file", type=click.File("w", encoding="utf-8"), default="-")
 def export_command(file) -> None:
-    """Write the fleet as CSV to FILE (default: standard output)."""
-    writer = csv.DictWriter(file, fieldnames=CSV_COLUMNS, lineterminator="\n")
+    """Write the fleet as CSV to FILE (default: standard output). Names that a
+    spreadsheet would run as a formula are prefixed with a quote (import removes it)."""
+    writer = csv.DictWriter(
+        file, fieldnames=CSV_COLUMNS, lineterminator="\n", extrasaction="ignore"
+    )
     writer.writeheader()
     for plant in fleet.list_plants():
-        writer.writerow(
-            {
-                k: repr(v) if isinstance(v, float) else v
-                for k, v in fleet.plant_as_dict(plant).items()
-            }
-        )
+        row = fleet.plant_as_dict(plant)
+        row["name"] = guard_formula(row["name"])
+        writer.writerow({k: repr(v) if isinstance(v, float) else v for k, v in row.items()})
 
 
 @plants_cli.command("import")
@@ -179,6 +194,9 @@ def import_command(file) -> None:
             {key: value for key, value in row.items() if key not in (None, "") and value != ""}
             for row in reader
         ]
+        for row in rows:
+            if isinstance(row.get("name"), str):
+                row["name"] = unguard_formula(row["name"])
     except (UnicodeDecodeError, csv.Error) as exc:
         raise click.ClickException(f"{file.name}: not a readable UTF-8 CSV file ({exc}).") from exc
     if not rows:

@@ -15,6 +15,7 @@ CHARTJS_CDN_URL = f"https://cdn.jsdelivr.net/npm/chart.js@{CHARTJS_VERSION}/dist
 # dist/chart.umd.min.js, which is also what static/vendor/chart.umd.min.js holds.
 CHARTJS_CDN_INTEGRITY = "sha384-Emf5ZVIUiarAdhkgtqK+5/Z5qIvM6QoVrS+qAVtfyZVuD5lIHrac0me485+Antp0"
 CHARTJS_SOURCES = ("cdn", "vendored")
+TRUE_WORDS = ("1", "true", "yes", "on")
 
 STATIC_SETTINGS: dict[str, Any] = {
     "WTF_CSRF_TIME_LIMIT": None,  # a form's token lives as long as the session
@@ -41,4 +42,11 @@ def settings_from_environment(env: dict[str, str] | None = None) -> dict[str, An
         "CHARTJS_SOURCE": env.get("CHARTJS_SOURCE", "cdn"),
         # How long a page waits for the CDN before it loads the vendored copy.
         "CHARTJS_CDN_TIMEOUT_MS": int(env.get("CHARTJS_CDN_TIMEOUT_MS", 1500)),
+        # The session cookie: never readable by scripts, not sent on cross-site
+        # requests, and (set SESSION_COOKIE_SECURE=1 behind HTTPS) only over TLS.
+        "SESSION_COOKIE_HTTPONLY": True,
+        "SESSION_COOKIE_SAMESITE": "Lax",
+        "SESSION_COOKIE_SECURE": env.get("SESSION_COOKIE_SECURE", "").lower() in TRUE_WORDS,
+        # How many reverse proxies in front of the app to trust for X-Forwarded-*.
+        "TRUSTED_PROXIES": int(env.get("TRUSTED_PROXIES", 0)),
     }

@@ -53,6 +53,11 @@ class Plant(db.Model):
     updated_at: Mapped[datetime] = mapped_column(
         sa.DateTime(timezone=True), default=_utcnow, onupdate=_utcnow
     )
+    # Optimistic locking: every UPDATE checks and bumps it, so of two concurrent
+    # edits made from the same version the second fails instead of overwriting.
+    version: Mapped[int] = mapped_column(sa.Integer, server_default="1")
+
+    __mapper_args__ = {"version_id_col": version}
 
     def __repr__(self) -> str:
         return f"<Plant {self.id} {self.name!r} {self.status}>"

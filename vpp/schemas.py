@@ -89,6 +89,10 @@ class PlantSchema(Schema):
         ordered = True
 
     id = fields.Integer(dump_only=True, metadata={"description": "Assigned by the server."})
+    version = fields.Integer(
+        dump_only=True,
+        metadata={"description": "Goes up with every change; send it back in a PATCH."},
+    )
     name = fields.String(
         required=True,
         validate=[validate.Length(min=1, max=NAME_MAX_LENGTH), reject_control_characters],
@@ -126,10 +130,11 @@ class PlantSchema(Schema):
     @pre_load
     def normalise(self, data, **kwargs):
         """Trim the name, lowercase kind and status, and drop a client-sent ``id``
-        (ids are assigned by the server)."""
+        (ids are assigned by the server) and, on creation, ``version``."""
         if not isinstance(data, dict):
             return data
-        data = {key: value for key, value in data.items() if key != "id"}
+        ignored = {"id"} if self.partial else {"id", "version"}
+        data = {key: value for key, value in data.items() if key not in ignored}
         if isinstance(data.get("name"), str):
             data["name"] = data["name"].strip()
         for key in ("kind", "status"):
@@ -148,6 +153,14 @@ class PlantPatchSchema(PlantSchema):
 
     class Meta(PlantSchema.Meta):
         pass
+
+    version = fields.Integer(
+        validate=validate.Range(min=1),
+        metadata={
+            "description": "The version the change was made from: if the plant has "
+            "changed since, the PATCH is refused with 409 and changes nothing."
+        },
+    )
 
     def __init__(self, **kwargs):
         super().__init__(partial=True, **kwargs)

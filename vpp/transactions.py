@@ -4,6 +4,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm.exc import StaleDataError
 
 from vpp.errors import Conflict
 from vpp.extensions import db
@@ -14,13 +15,14 @@ def transaction() -> Iterator[None]:
     """Commit everything done inside the block, or roll all of it back.
 
     A constraint the database enforces (a plant name taken by a concurrent request
-    between our check and our write) becomes a ``Conflict``; any other error is
-    re-raised after the rollback.
+    between our check and our write) or a concurrent update of the same row (the
+    version column) becomes a ``Conflict``; any other error is re-raised after
+    the rollback.
     """
     try:
         yield
         db.session.commit()
-    except IntegrityError as exc:
+    except (IntegrityError, StaleDataError) as exc:
         db.session.rollback()
         raise Conflict(
             "The change conflicts with data stored meanwhile; nothing was saved."

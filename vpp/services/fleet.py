@@ -19,6 +19,7 @@ from vpp.models import Plant
 from vpp.schemas import PlantPatchSchema, PlantSchema, check_capacity_bounds
 
 PLANT_FIELDS = tuple(name for name, f in PlantSchema().fields.items() if not f.dump_only)
+PLANT_API_FIELDS = ("id", *PLANT_FIELDS, "version")
 
 _plant_schema = PlantSchema()
 _plant_patch_schema = PlantPatchSchema()
@@ -108,7 +109,10 @@ def create_plants(rows: Iterable[Mapping[str, Any]], first_line: int = 2) -> lis
 
 
 def update_plant(plant_id: int, changes: Mapping[str, Any]) -> Plant:
-    """Apply a partial update; the merged plant must keep every rule. Does not commit."""
+    """Apply a partial update; the merged plant must keep every rule. With
+    ``version`` in ``changes``, refuse (``Conflict``) if the plant has changed
+    since that version; two concurrent updates from the same version cannot both
+    land either way (the model's version column). Does not commit."""
     plant = get_plant(plant_id)
     try:
         values = _plant_patch_schema.load(dict(changes))
@@ -118,6 +122,18 @@ def update_plant(plant_id: int, changes: Mapping[str, Any]) -> Plant:
         )
     except ValidationError as exc:
         raise InvalidInput.from_validation_error(exc, "plant") from exc
+    expected_version = values.pop("version", None)
+    if expected_version is not None and expected_version != plant.version:
+        raise Conflict(
+            f"Plant {plant.id} has changed since version {expected_version} "
+            f"(it is at version {plant.version}): reload it and try again.",
+            {
+                "version": [
+                    f"The plant has changed since version {expected_version} "
+                    f"(it is at version {plant.version}): reload it and try again."
+                ]
+            },
+        )
     if "name" in values and values["name"] != plant.name:
         _check_name_free(values["name"], except_id=plant.id)
     for key, value in values.items():
@@ -135,7 +151,7 @@ def delete_plant(plant_id: int) -> Plant:
 
 
 def plant_as_dict(plant: Plant) -> dict[str, Any]:
-    return {"id": plant.id, **{name: getattr(plant, name) for name in PLANT_FIELDS}}
+    return {name: getattr(plant, name) for name in PLANT_API_FIELDS}
 
 
 def aggregate() -> dict[str, Any]:

@@ -3,7 +3,7 @@ rules themselves live in ``vpp.schemas`` and are applied by the services, whose
 errors the views attach to these fields (``attach_errors``)."""
 
 from flask_wtf import FlaskForm
-from wtforms import SelectField, StringField, SubmitField
+from wtforms import HiddenField, SelectField, StringField, SubmitField
 from wtforms.fields.choices import SelectChoice
 from wtforms.widgets import NumberInput
 
@@ -26,6 +26,8 @@ class VppForm(FlaskForm):
         """Show a service's validation errors next to the fields they concern."""
         for name, messages in fields.items():
             field = getattr(self, name, None)
+            if isinstance(field, HiddenField):
+                field = None  # nothing to show it beside: it goes above the form
             target = field.errors if field is not None else self.form_errors
             if isinstance(target, tuple):
                 target = field.errors = list(target)
@@ -51,14 +53,18 @@ class PlantForm(VppForm):
         validate_choice=False,
     )
     marginal_cost = StringField("Marginal cost (per MWh)", widget=_number_input(), default="0")
+    # The version an edit started from (empty when adding): a stale edit is refused.
+    version = HiddenField()
     submit = SubmitField("Add plant")
 
-    FIELDS = ("name", "kind", "max_capacity", "min_capacity", "status", "marginal_cost")
+    FIELDS = ("name", "kind", "max_capacity", "min_capacity", "status", "marginal_cost", "version")
 
     def plant_data(self, *, drop_empty: bool) -> dict[str, str]:
         """The submitted values under the API's field names. With ``drop_empty`` an
         empty field is left out, so the rules' defaults apply (a new plant)."""
-        data = {name: (getattr(self, name).data or "").strip() for name in self.FIELDS}
+        data = {name: str(getattr(self, name).data or "").strip() for name in self.FIELDS}
+        if not data["version"]:
+            del data["version"]
         if drop_empty:
             data = {name: value for name, value in data.items() if value != ""}
         return data

@@ -1,0 +1,49 @@
+"""HTTP hardening for every response: security headers, and the session cookie's
+flags (set in ``vpp.config``)."""
+
+from flask import Flask, Response, current_app
+
+from vpp.config import CHARTJS_CDN_URL
+
+
+def content_security_policy() -> str:
+    """Scripts and styles from this server only (no inline code: chart data is a
+    JSON block, not a script), plus the Chart.js CDN unless told to stay local."""
+    script_src = "'self'"
+    if current_app.config["CHARTJS_SOURCE"] == "cdn":
+        script_src += " " + CHARTJS_CDN_URL.split("/npm/")[0]
+    return "; ".join(
+        (
+            "default-src 'self'",
+            f"script-src {script_src}",
+            "style-src 'self'",
+            "img-src 'self' data:",
+            "connect-src 'self'",
+            "object-src 'none'",
+            "base-uri 'self'",
+            "form-action 'self'",
+            "frame-ancestors 'none'",
+        )
+    )
+
+
+def add_security_headers(response: Response) -> Response:
+    headers = response.headers
+    headers.setdefault("Content-Security-Policy", content_security_policy())
+    headers.setdefault("X-Content-Type-Options", "nosniff")
+    headers.setdefault("X-Frame-Options", "DENY")
+    headers.setdefault("Referrer-Policy", "same-origin")
+    return response
+
+
+def register_security(app: Flask) -> None:
+    app.after_request(add_security_headers)
+    proxies = app.config["TRUSTED_PROXIES"]
+    if proxies:
+        # Behind a reverse proxy: trust its X-Forwarded-For/-Proto/-Host, so that
+        # redirects, external URLs and the client address are the real ones.
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        app.wsgi_app = ProxyFix(
+            app.wsgi_app, x_for=proxies, x_proto=proxies, x_host=proxies, x_prefix=proxies
+        )

@@ -27,6 +27,7 @@ install-dev: $(VENV)/.installed-dev
 
 ## Build the database through the migrations, then serve on http://$(HOST):$(PORT)
 run: install migrate
+	$(BIN)/flask users ensure-admin
 	$(BIN)/flask run --host $(HOST) --port $(PORT)
 
 migrate: install

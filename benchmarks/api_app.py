@@ -11,11 +11,12 @@ from vpp import create_app
 from vpp.extensions import csrf
 from vpp.services import fleet
 
+# Under /api, so that it passes the same authentication as the real route.
 prototype = Blueprint("prototype", __name__)
 _in_memory_plants: list[dict] = []
 
 
-@prototype.post("/bench/prototype-dispatch")
+@prototype.post("/api/prototype-dispatch/")
 def prototype_dispatch():
     if not _in_memory_plants:  # loaded once per worker, like the prototype's dict
         _in_memory_plants.extend(fleet.plant_as_dict(p) for p in fleet.list_plants())

@@ -33,14 +33,15 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def build_database(env: dict[str, str], plants: int) -> float:
-    """Migrate a fresh SQLite file and register the realistic fleet through the
-    service layer. Returns the available capacity (kW)."""
+def build_database(env: dict[str, str], plants: int) -> tuple[float, str]:
+    """Migrate a fresh SQLite file, register the realistic fleet through the service
+    layer and make a viewer API token. Returns the available capacity (kW) and the
+    token."""
     os.environ.update(env)
     from flask_migrate import upgrade
 
     from vpp import create_app
-    from vpp.services import fleet
+    from vpp.services import accounts, fleet
     from vpp.transactions import transaction
 
     units = realistic_fleet(plants)
@@ -58,14 +59,16 @@ def build_database(env: dict[str, str], plants: int) -> float:
                 }
                 for u in units
             )
-    return available_capacity(units)
+            _, token = accounts.create_token("benchmark", "viewer", "benchmark")
+    return available_capacity(units), token
 
 
-def post(port: int, path: str, demand: float) -> tuple[float, int, bytes]:
+def post(port: int, path: str, demand: float, token: str) -> tuple[float, int, bytes]:
     body = json.dumps({"demand": demand})
     started = time.perf_counter()
     connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
-    connection.request("POST", path, body, {"Content-Type": "application/json"})
+    headers = {"Content-Type": "application/json", "Authorization": f"Bearer {token}"}
+    connection.request("POST", path, body, headers)
     response = connection.getresponse()
     payload = response.read()
     elapsed = (time.perf_counter() - started) * 1000
@@ -91,7 +94,7 @@ def main() -> None:
             "SECRET_KEY": "benchmark",
         }
         started = time.perf_counter()
-        capacity = build_database(env, args.plants)
+        capacity, token = build_database(env, args.plants)
         print(f"{args.plants:,} plants registered in {time.perf_counter() - started:.1f} s")
 
         port = free_port()
@@ -115,7 +118,7 @@ def main() -> None:
             deadline = time.monotonic() + 30
             while True:
                 try:
-                    post(port, "/api/dispatch/", capacity * 0.5)
+                    post(port, "/api/dispatch/", capacity * 0.5, token)
                     break
                 except OSError:
                     if time.monotonic() > deadline or server.poll() is not None:
@@ -123,15 +126,15 @@ def main() -> None:
                     time.sleep(0.2)
             rng = random.Random(7)
             demands = [capacity * rng.uniform(0.10, 0.95) for _ in range(args.rounds)]
-            routes = {"ours": "/api/dispatch/", "prototype": "/bench/prototype-dispatch"}
+            routes = {"ours": "/api/dispatch/", "prototype": "/api/prototype-dispatch/"}
             for demand in demands[:20]:  # warm both workers: caches, imports
                 for path in routes.values():
-                    post(port, path, demand)
+                    post(port, path, demand, token)
             timings = {name: [] for name in routes}
             sizes = {name: 0 for name in routes}
             for demand in demands:
                 for name, path in routes.items():
-                    elapsed, status, payload = post(port, path, demand)
+                    elapsed, status, payload = post(port, path, demand, token)
                     if status != 200:
                         raise SystemExit(f"{path} answered {status}: {payload[:200]!r}")
                     timings[name].append(elapsed)

@@ -5,11 +5,15 @@ import os
 import shutil
 
 import pytest
+from flask_login import FlaskLoginClient
 from flask_migrate import upgrade
 
-from tests.helpers import fresh_database_url
+from tests.helpers import PASSWORDS, TEST_PASSWORD_HASH, client_as, fresh_database_url
 from vpp import create_app
+from vpp.domain import ROLE_ADMIN, ROLES
 from vpp.extensions import db
+from vpp.services import accounts
+from vpp.transactions import transaction
 
 
 @pytest.fixture
@@ -21,11 +25,19 @@ def app(tmp_path, monkeypatch):
         {
             "TESTING": True,
             "SQLALCHEMY_DATABASE_URI": fresh_database_url(tmp_path),
+            # scrypt is right for real passwords, and too slow for hundreds of tests.
+            "PASSWORD_HASH_METHOD": TEST_PASSWORD_HASH,
         }
     )
+    app.test_client_class = FlaskLoginClient
     with app.app_context():
         upgrade()
-        # No pooled SQLite connection may cross the fork of pytest-flask's live server.
+        app.test_tokens = {}
+        with transaction():
+            for role in ROLES:
+                accounts.create_user(role, role, password=PASSWORDS[role])
+                app.test_tokens[role] = accounts.create_token(f"{role} token", role, "tests")[1]
+        # No pooled connection may cross the fork of pytest-flask's live server.
         db.engine.dispose()
     yield app
     with app.app_context():
@@ -33,12 +45,28 @@ def app(tmp_path, monkeypatch):
 
 
 @pytest.fixture
+def client(app):
+    """Logged in as an admin: the tests of what the app does, not of who may do it."""
+    return client_as(app, ROLE_ADMIN)
+
+
+@pytest.fixture
+def anonymous_client(app):
+    return app.test_client()
+
+
+@pytest.fixture
 def second_app(app):
     """Another app on the same database: a second gunicorn worker, or the server
     after a restart."""
     other = create_app(
-        {"TESTING": True, "SQLALCHEMY_DATABASE_URI": app.config["SQLALCHEMY_DATABASE_URI"]}
+        {
+            "TESTING": True,
+            "SQLALCHEMY_DATABASE_URI": app.config["SQLALCHEMY_DATABASE_URI"],
+            "PASSWORD_HASH_METHOD": TEST_PASSWORD_HASH,
+        }
     )
+    other.test_client_class = FlaskLoginClient
     yield other
     with other.app_context():
         db.engine.dispose()
@@ -90,3 +118,12 @@ def base_url():
     """Pages are opened by full URL (``live_server.url(...)``). Defining this here also
     replaces pytest-playwright's own ``base_url``, which pytest 9 deprecates."""
     return None
+
+
+@pytest.fixture(autouse=True)
+def _push_request_context():
+    """Replaces pytest-flask's fixture of the same name, which keeps one request
+    context (and so one app context and one ``g``) open through each test: every
+    test-client request then shared the ``g`` of the ones before it, so a login or
+    a token looked up once was remembered. Each request gets its own context."""
+    yield

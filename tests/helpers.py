@@ -6,6 +6,7 @@ import sqlalchemy as sa
 
 from vpp.extensions import db
 from vpp.models import Plant
+from vpp.services import accounts
 
 
 def add_plants(app, *plants: dict) -> list[int]:
@@ -37,6 +38,20 @@ def fleet_snapshot(app) -> list[tuple]:
         return [tuple(row) for row in rows]
 
 
+# Every test database has one user per role, named after it, with these passwords,
+# and one API token per role (``app.test_tokens``).
+PASSWORDS = {
+    "viewer": "viewer-password",
+    "operator": "operator-password",
+    "admin": "admin-password",
+}
+TEST_PASSWORD_HASH = "pbkdf2:sha256:1000"
+
+
+def bearer(app, role: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {app.test_tokens[role]}"}
+
+
 # Set by `make test-postgres`: the whole suite then runs on this PostgreSQL database,
 # emptied before every test, instead of a new SQLite file per test.
 POSTGRES_URL = os.environ.get("VPP_TEST_DATABASE_URL")
@@ -53,3 +68,20 @@ def fresh_database_url(tmp_path) -> str:
         connection.exec_driver_sql("CREATE SCHEMA public")
     engine.dispose()
     return POSTGRES_URL
+
+
+class _LoggedIn:
+    """What Flask-Login's test client needs of a user: its id."""
+
+    def __init__(self, user_id: int):
+        self.user_id = user_id
+
+    def get_id(self) -> str:
+        return str(self.user_id)
+
+
+def client_as(app, role: str):
+    """A test client logged in (a browser session) as the test user of ``role``."""
+    with app.app_context():
+        user_id = accounts.get_user(role).id
+    return app.test_client(user=_LoggedIn(user_id))

@@ -3,7 +3,7 @@ the per-process fleet cache follows every write, whichever process made it."""
 
 import pytest
 
-from tests.helpers import add_plants
+from tests.helpers import add_plants, client_as
 from vpp.domain import REASON_CODES
 
 FLEET = (
@@ -143,7 +143,7 @@ def test_a_second_worker_sees_writes_made_by_the_first(app, client, second_app):
     """Two app instances on one database stand for two gunicorn workers: each caches
     its prepared fleet, and the fleet version makes a write through one visible to
     the other's next dispatch."""
-    other = second_app.test_client()
+    other = client_as(second_app, "admin")
     (plant_id,) = add_plants(app, {"name": "A", "max_capacity": 100})
     assert other.post("/api/dispatch/", json={"demand": 500}).json["total_dispatched"] == 100
     client.patch(f"/api/plants/{plant_id}", json={"max_capacity": 300})

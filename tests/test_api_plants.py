@@ -2,7 +2,7 @@
 
 import pytest
 
-from tests.helpers import add_plants, fleet_snapshot
+from tests.helpers import add_plants, client_as, fleet_snapshot
 
 SOLAR = {"name": "Roof solar", "kind": "solar", "max_capacity": 250.0}
 
@@ -161,5 +161,5 @@ def test_list_returns_every_plant_by_id(app, client):
 def test_data_survives_a_restart(client, second_app):
     """A new app on the same database (a restarted server) sees every plant."""
     client.post("/api/plants/", json=SOLAR)
-    response = second_app.test_client().get("/api/plants/")
+    response = client_as(second_app, "admin").get("/api/plants/")
     assert [p["name"] for p in response.json] == ["Roof solar"]

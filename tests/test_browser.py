@@ -9,7 +9,7 @@ import shutil
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.helpers import add_plants, fleet_snapshot
+from tests.helpers import PASSWORDS, add_plants, fleet_snapshot
 from vpp.cli import DEMO_FLEET
 
 pytestmark = pytest.mark.browser
@@ -42,7 +42,16 @@ FLEET = (
 )
 
 
+def log_in(page: Page, live_server, role: str = "admin") -> None:
+    page.goto(live_server.url("/login"))
+    page.get_by_label("Username").fill(role)
+    page.get_by_label("Password").fill(PASSWORDS[role])
+    page.get_by_role("button", name="Log in").click()
+    expect(page.get_by_role("button", name=re.compile("Log out"))).to_be_visible()
+
+
 def open_dashboard(page: Page, live_server) -> None:
+    log_in(page, live_server)
     page.goto(live_server.url("/"))
 
 
@@ -156,6 +165,7 @@ def test_charts_draw_when_the_cdn_hangs(app, live_server, page: Page):
     """A CDN that accepts the connection and never answers must not keep the charts
     away: the loader gives up on it after CHARTJS_CDN_TIMEOUT_MS (1.5 s)."""
     add_plants(app, *FLEET)
+    log_in(page, live_server)
     page.route("https://cdn.jsdelivr.net/**", lambda route: None)  # never answered
     # The hanging script holds the page's load event back; the charts must not wait.
     page.goto(live_server.url("/"), wait_until="domcontentloaded")
@@ -205,6 +215,7 @@ def test_page_works_without_javascript(app, live_server, browser):
     add_plants(app, *FLEET)
     context = browser.new_context(java_script_enabled=False)
     page = context.new_page()
+    log_in(page, live_server)
     page.goto(live_server.url("/"))
     expect(page.get_by_label(re.compile("Demand slider"))).to_be_hidden()
     page.get_by_label("Demand (kW)").fill("1000")
@@ -224,6 +235,30 @@ def test_history_page_shows_a_dispatch_with_its_charts(app, live_server, page: P
     expect(page.locator("#allocation-table tr", has_text="Ridge wind")).to_contain_text("4,000 kW")
     assert wait_for_chart(page, "allocation-chart")["drawn"] > 1000
     assert wait_for_chart(page, "merit-chart")["drawn"] > 1000
+
+
+def test_login_page_keeps_anonymous_visitors_out(app, live_server, page: Page):
+    page.goto(live_server.url("/dispatches"))
+    expect(page).to_have_url(re.compile(r"/login\?next="))
+    page.get_by_label("Username").fill("viewer")
+    page.get_by_label("Password").fill("wrong")
+    page.get_by_role("button", name="Log in").click()
+    expect(page.get_by_text("Wrong username or password")).to_be_visible()
+    page.get_by_label("Username").fill("viewer")
+    page.get_by_label("Password").fill(PASSWORDS["viewer"])
+    page.get_by_role("button", name="Log in").click()
+    expect(page).to_have_url(re.compile(r"/dispatches$"))
+    expect(page.get_by_role("heading", name="Dispatch history")).to_be_visible()
+
+
+def test_viewer_previews_but_cannot_change_anything(app, live_server, page: Page):
+    add_plants(app, *FLEET)
+    log_in(page, live_server, "viewer")
+    page.goto(live_server.url("/"))
+    expect(page.get_by_role("heading", name="Add a plant")).to_have_count(0)
+    expect(page.get_by_role("button", name="Dispatch and record")).to_have_count(0)
+    page.get_by_label(re.compile("Demand slider")).fill("2000")
+    expect(page.locator("#allocation-table tr", has_text="Ridge wind")).to_contain_text("2,000 kW")
 
 
 def test_screenshot_of_the_dashboard_with_the_demo_fleet(app, live_server, page: Page, tmp_path):

@@ -32,11 +32,13 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def request(port: int, method: str, path: str, body=None, timeout: float = 30):
+def request(port: int, method: str, path: str, body=None, timeout: float = 30, token=None):
     connection = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
     try:
         payload = json.dumps(body) if body is not None else None
         headers = {"Content-Type": "application/json"} if body is not None else {}
+        if token:
+            headers["Authorization"] = f"Bearer {token}"
         connection.request(method, path, payload, headers)
         response = connection.getresponse()
         data = response.read()
@@ -100,6 +102,7 @@ class Gunicorn:
 @pytest.fixture
 def server(app, tmp_path):
     gunicorn = Gunicorn(app, tmp_path)
+    gunicorn.token = app.test_tokens["operator"]
     gunicorn.start()
     yield gunicorn
     gunicorn.stop()
@@ -121,7 +124,7 @@ def test_concurrent_registrations_all_land_with_distinct_ids(app, server):
     def register(client: int, out: list) -> None:
         for n in range(per_client):
             body = {"name": f"c{client}-{n:04d}", "max_capacity": 10 + n % 7}
-            out.append(request(server.port, "POST", "/api/plants/", body))
+            out.append(request(server.port, "POST", "/api/plants/", body, token=server.token))
 
     started = time.perf_counter()
     answers = run_clients(clients, register)
@@ -140,17 +143,19 @@ def test_concurrent_registrations_all_land_with_distinct_ids(app, server):
 
 
 def test_concurrent_edits_of_one_plant_lose_no_update(app, server):
-    status, plant = request(server.port, "POST", "/api/plants/", {"name": "Hot", "max_capacity": 5})
+    status, plant = request(
+        server.port, "POST", "/api/plants/", {"name": "Hot", "max_capacity": 5}, token=server.token
+    )
     assert status == 201
     url = f"/api/plants/{plant['id']}"
     clients, edits = 8, 25
 
     def edit(client: int, out: list) -> None:
         for n in range(edits):
-            _, current = request(server.port, "GET", url)
+            _, current = request(server.port, "GET", url, token=server.token)
             # A value never used before: every accepted edit is a real change.
             body = {"marginal_cost": client * 100 + n + 1, "version": current["version"]}
-            out.append(request(server.port, "PATCH", url, body))
+            out.append(request(server.port, "PATCH", url, body, token=server.token))
 
     answers = run_clients(clients, edit)
     statuses = [status for status, _ in answers]
@@ -186,6 +191,7 @@ def test_every_acknowledged_plant_survives_a_kill_during_a_write_storm(app, serv
                     "/api/plants/",
                     {"name": name, "max_capacity": 1},
                     timeout=5,
+                    token=server.token,
                 )
             except OSError:
                 return  # the server is gone
@@ -210,5 +216,5 @@ def test_every_acknowledged_plant_survives_a_kill_during_a_write_storm(app, serv
         if db.engine.dialect.name == "sqlite":
             assert db.session.execute(sa.text("PRAGMA integrity_check")).scalar() == "ok"
     server.start()  # and the restarted server serves them
-    status, plants = request(server.port, "GET", "/api/plants/")
+    status, plants = request(server.port, "GET", "/api/plants/", token=server.token)
     assert status == 200 and {p["name"] for p in plants} >= set(acknowledged)

@@ -30,6 +30,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     register_blueprints(app)
     register_error_handlers(app)
     register_security(app)
+    register_auth(app)
     register_template_helpers(app)
     register_commands(app)
     return app
@@ -91,15 +92,24 @@ def register_extensions(app: Flask) -> None:
 def register_blueprints(app: Flask) -> None:
     from vpp.api import register_api
     from vpp.health import bp as health_bp
+    from vpp.web.account_views import admin_bp, auth_bp
     from vpp.web.views import bp as web_bp
 
     register_api(app)
     app.register_blueprint(web_bp)
+    app.register_blueprint(auth_bp)
+    app.register_blueprint(admin_bp)
     app.register_blueprint(health_bp)
 
 
 def register_error_handlers(app: Flask) -> None:
     from vpp.errors import register_error_handlers as register
+
+    register(app)
+
+
+def register_auth(app: Flask) -> None:
+    from vpp.auth import register_auth as register
 
     register(app)
 

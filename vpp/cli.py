@@ -6,17 +6,18 @@ prints one line on stderr, exits non-zero and changes nothing.
 
 import csv
 import json
+import sys
 from collections.abc import Callable, Iterable, Sequence
 from functools import wraps
 from typing import Any
 
 import click
 from flask import Flask
-from flask.cli import AppGroup
+from flask.cli import AppGroup, with_appcontext
 
-from vpp.domain import PLANT_KINDS, PLANT_STATUSES, REASON_CODES
+from vpp.domain import PLANT_KINDS, PLANT_STATUSES, REASON_CODES, ROLE_VIEWER, ROLES
 from vpp.errors import VppError
-from vpp.services import dispatch_runs, fleet
+from vpp.services import accounts, dispatch_runs, fleet
 from vpp.transactions import transaction
 from vpp.web.formatting import format_kw, format_number
 
@@ -217,6 +218,7 @@ def demo_command() -> None:
 
 
 @click.command("aggregate")
+@with_appcontext
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of text.")
 def aggregate_command(as_json: bool) -> None:
     """Show the fleet's available capacity, by status and by kind."""
@@ -236,6 +238,7 @@ def aggregate_command(as_json: bool) -> None:
 
 
 @click.command("dispatch")
+@with_appcontext
 @click.argument("demand")
 @click.option("--preview", is_flag=True, help="Compute the dispatch without recording it.")
 @click.option("--json", "as_json", is_flag=True, help="Print the API's JSON instead of a table.")
@@ -324,8 +327,150 @@ def dispatches_show_command(dispatch_id: int) -> None:
     _print_dispatch(rows, summary)
 
 
+users_cli = AppGroup("users", help="People who log in to the pages, and their roles.")
+
+
+def _password_option(command: Callable) -> Callable:
+    return click.option(
+        "--password-stdin",
+        is_flag=True,
+        help="Read the password from standard input instead of generating one.",
+    )(command)
+
+
+def _password_from(stdin: bool) -> str | None:
+    if not stdin:
+        return None
+    password = sys.stdin.readline().rstrip("\n")
+    if len(password) < 8:
+        raise click.ClickException("The password must have at least 8 characters.")
+    return password
+
+
+@users_cli.command("create")
+@click.argument("username")
+@click.option("--role", type=click.Choice(ROLES), default=ROLE_VIEWER, show_default=True)
+@_password_option
+@reports_errors
+def users_create_command(username: str, role: str, password_stdin: bool) -> None:
+    """Add user USERNAME; prints a generated password (once) unless --password-stdin."""
+    given = _password_from(password_stdin)
+    with transaction():
+        user, password = accounts.create_user(username, role, given)
+    click.echo(f"Created {user.role} {user.username}.")
+    if given is None:
+        click.echo(f"Password (shown once): {password}")
+
+
+@users_cli.command("list")
+def users_list_command() -> None:
+    """List users and their roles."""
+    _print_table(
+        ("user", "role", "since"),
+        ((u.username, u.role, u.created_at.strftime("%Y-%m-%d")) for u in accounts.list_users()),
+        right=set(),
+    )
+
+
+@users_cli.command("set-role")
+@click.argument("username")
+@click.argument("role", type=click.Choice(ROLES))
+@reports_errors
+def users_set_role_command(username: str, role: str) -> None:
+    """Give USERNAME the role ROLE."""
+    with transaction():
+        user = accounts.set_role(username, role)
+    click.echo(f"{user.username} is now a {user.role}.")
+
+
+@users_cli.command("set-password")
+@click.argument("username")
+@_password_option
+@reports_errors
+def users_set_password_command(username: str, password_stdin: bool) -> None:
+    """Give USERNAME a new password; prints a generated one unless --password-stdin."""
+    given = _password_from(password_stdin)
+    with transaction():
+        password = accounts.set_password(username, given)
+    if given is None:
+        click.echo(f"Password (shown once): {password}")
+    else:
+        click.echo(f"Password of {username} changed.")
+
+
+@users_cli.command("delete")
+@click.argument("username")
+@reports_errors
+def users_delete_command(username: str) -> None:
+    """Delete user USERNAME (never the last admin)."""
+    with transaction():
+        accounts.delete_user(username)
+    click.echo(f"Deleted {username}.")
+
+
+@users_cli.command("ensure-admin")
+def users_ensure_admin_command() -> None:
+    """First run: when there is no user, create 'admin' and print its password once."""
+    with transaction():
+        password = accounts.ensure_admin()
+    if password:
+        click.echo("=" * 64)
+        click.echo("First run: created user 'admin'. Its password, shown only now:")
+        click.echo(f"    {password}")
+        click.echo("Log in at /login; change it with: flask users set-password admin")
+        click.echo("=" * 64)
+
+
+tokens_cli = AppGroup("tokens", help="Bearer tokens for the JSON API.")
+
+
+@tokens_cli.command("create")
+@click.argument("name")
+@click.option("--role", type=click.Choice(ROLES), default=ROLE_VIEWER, show_default=True)
+@reports_errors
+def tokens_create_command(name: str, role: str) -> None:
+    """Create an API token called NAME; prints the token on the last line (once)."""
+    from vpp.services.audit import current_actor
+
+    with transaction():
+        token, raw = accounts.create_token(name, role, created_by=current_actor())
+    click.echo(f"Created {token.role} token {token.id} ({token.name}); it is shown only now:")
+    click.echo(raw)
+
+
+@tokens_cli.command("list")
+def tokens_list_command() -> None:
+    """List API tokens (never their values)."""
+    _print_table(
+        ("id", "name", "role", "created", "state"),
+        (
+            (
+                t.id,
+                t.name,
+                t.role,
+                t.created_at.strftime("%Y-%m-%d"),
+                "revoked" if t.revoked_at else "live",
+            )
+            for t in accounts.list_tokens()
+        ),
+        right={0},
+    )
+
+
+@tokens_cli.command("revoke")
+@click.argument("token_id", type=int)
+@reports_errors
+def tokens_revoke_command(token_id: int) -> None:
+    """Revoke API token TOKEN_ID: it stops working at once."""
+    with transaction():
+        token = accounts.revoke_token(token_id)
+    click.echo(f"Revoked token {token.id} ({token.name}).")
+
+
 def register_commands(app: Flask) -> None:
     app.cli.add_command(plants_cli)
     app.cli.add_command(aggregate_command)
     app.cli.add_command(dispatch_command)
     app.cli.add_command(dispatches_cli)
+    app.cli.add_command(users_cli)
+    app.cli.add_command(tokens_cli)

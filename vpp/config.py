@@ -47,6 +47,8 @@ def settings_from_environment(env: dict[str, str] | None = None) -> dict[str, An
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",
         "SESSION_COOKIE_SECURE": env.get("SESSION_COOKIE_SECURE", "").lower() in TRUE_WORDS,
+        # werkzeug's password hash; the tests choose a faster one.
+        "PASSWORD_HASH_METHOD": env.get("PASSWORD_HASH_METHOD", "scrypt"),
         # How many reverse proxies in front of the app to trust for X-Forwarded-*.
         "TRUSTED_PROXIES": int(env.get("TRUSTED_PROXIES", 0)),
     }

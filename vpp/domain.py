@@ -39,3 +39,10 @@ REASON_CODES = {
     "off_not_needed": "off: dearer than needed",
     "off_min_does_not_fit": "off: its minimum does not fit",
 }
+
+# Who may do what: each role may do everything the ones before it may.
+ROLE_VIEWER = "viewer"  # reads everything, previews dispatches
+ROLE_OPERATOR = "operator"  # also registers, edits, retires plants and dispatches
+ROLE_ADMIN = "admin"  # also manages users and API tokens, reads the audit log
+ROLES = (ROLE_VIEWER, ROLE_OPERATOR, ROLE_ADMIN)
+USERNAME_MAX_LENGTH = 50

@@ -38,6 +38,22 @@ class NotFound(VppError):
     status_code = 404
 
 
+class Unauthorized(VppError):
+    """No valid login or API token."""
+
+    status_code = 401
+
+
+class Forbidden(VppError):
+    """Logged in, but the role is too weak for this."""
+
+    status_code = 403
+
+
+class TooManyRequests(VppError):
+    status_code = 429
+
+
 class Conflict(VppError):
     """The write would break a uniqueness rule (a duplicate plant name)."""
 
@@ -71,7 +87,10 @@ def _http_error_message(error: HTTPException) -> tuple[str, dict[str, list[str]]
 
 def handle_vpp_error(error: VppError):
     db.session.rollback()
-    return _error_response(error.status_code, error.message, error.fields)
+    response = _error_response(error.status_code, error.message, error.fields)
+    if isinstance(error, Unauthorized):
+        return (*response, {"WWW-Authenticate": 'Bearer realm="vpp"'})
+    return response
 
 
 def handle_validation_error(error: ValidationError):

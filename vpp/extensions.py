@@ -1,6 +1,7 @@
 """Flask extensions, created unbound and bound to an app in ``create_app``."""
 
 import sqlalchemy as sa
+from flask_login import LoginManager
 from flask_migrate import Migrate
 from flask_smorest import Api
 from flask_sqlalchemy import SQLAlchemy
@@ -36,4 +37,5 @@ class VppApi(Api):
 db = SQLAlchemy(model_class=Base)
 migrate = Migrate(render_as_batch=True)
 csrf = CSRFProtect()
+login_manager = LoginManager()
 api = VppApi()

@@ -11,6 +11,8 @@ from vpp.domain import (
     NAME_MAX_LENGTH,
     PLANT_KINDS,
     PLANT_STATUSES,
+    ROLES,
+    USERNAME_MAX_LENGTH,
 )
 from vpp.extensions import db
 
@@ -141,3 +143,76 @@ class DispatchAllocation(db.Model):
     reason: Mapped[str] = mapped_column(sa.String(30))
 
     dispatch: Mapped[Dispatch] = relationship(back_populates="allocations")
+
+
+class User(db.Model):
+    """A person who logs in to the pages. The password is kept as a salted hash
+    (werkzeug's scrypt by default), never in clear."""
+
+    __tablename__ = "app_user"  # "user" is reserved in PostgreSQL
+    __table_args__ = (sa.CheckConstraint(_one_of("role", ROLES), name="role_known"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    username: Mapped[str] = mapped_column(sa.String(USERNAME_MAX_LENGTH), unique=True)
+    password_hash: Mapped[str] = mapped_column(sa.String(255))
+    role: Mapped[str] = mapped_column(sa.String(10))
+    created_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), default=_utcnow)
+
+    # Flask-Login's user interface.
+    is_active = True
+    is_authenticated = True
+    is_anonymous = False
+
+    def get_id(self) -> str:
+        return str(self.id)
+
+    @property
+    def actor(self) -> str:
+        return f"user:{self.username}"
+
+
+class ApiToken(db.Model):
+    """A bearer token for the JSON API, with a role of its own. Only a SHA-256 of
+    the token is stored (tokens are long and random, so no slow hash is needed);
+    the token itself is shown once, when it is made."""
+
+    __tablename__ = "api_token"
+    __table_args__ = (sa.CheckConstraint(_one_of("role", ROLES), name="role_known"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(sa.String(100))
+    token_hash: Mapped[str] = mapped_column(sa.String(64), unique=True)
+    role: Mapped[str] = mapped_column(sa.String(10))
+    created_by: Mapped[str] = mapped_column(sa.String(120))
+    created_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), default=_utcnow)
+    revoked_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True))
+
+    @property
+    def actor(self) -> str:
+        return f"token:{self.name} (#{self.id})"
+
+
+class LoginFailure(db.Model):
+    """A failed login, kept a while so that every worker can refuse a guesser."""
+
+    __tablename__ = "login_failure"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    username: Mapped[str] = mapped_column(sa.String(USERNAME_MAX_LENGTH), index=True)
+    remote_addr: Mapped[str] = mapped_column(sa.String(64), index=True)
+    at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), default=_utcnow, index=True)
+
+
+class AuditEvent(db.Model):
+    """Who changed what, how, and when: written in the same transaction as the
+    change itself. ``before`` and ``after`` are JSON documents."""
+
+    __tablename__ = "audit_event"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), default=_utcnow, index=True)
+    actor: Mapped[str] = mapped_column(sa.String(120))
+    action: Mapped[str] = mapped_column(sa.String(40))
+    target: Mapped[str] = mapped_column(sa.String(120))
+    before: Mapped[str | None] = mapped_column(sa.Text)
+    after: Mapped[str | None] = mapped_column(sa.Text)

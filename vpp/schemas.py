@@ -25,6 +25,8 @@ from vpp.domain import (
     PLANT_KINDS,
     PLANT_STATUSES,
     REASON_CODES,
+    ROLES,
+    USERNAME_MAX_LENGTH,
 )
 
 
@@ -280,6 +282,65 @@ class AggregateSchema(Schema):
     plant_count = fields.Integer()
     by_status = fields.Dict(keys=fields.String(), values=fields.Nested(StatusBreakdownSchema))
     by_kind = fields.Dict(keys=fields.String(), values=fields.Nested(StatusBreakdownSchema))
+
+
+class UserSchema(Schema):
+    class Meta:
+        unknown = RAISE
+
+    username = fields.String(
+        required=True,
+        validate=[
+            validate.Length(min=1, max=USERNAME_MAX_LENGTH),
+            validate.Regexp(r"^[a-z0-9._-]+$", error="Use lowercase letters, digits, . _ or -."),
+        ],
+    )
+    role = fields.String(required=True, validate=validate.OneOf(ROLES))
+
+    @pre_load
+    def normalise(self, data, **kwargs):
+        if isinstance(data, dict):
+            data = dict(data)
+            for key in ("username", "role"):
+                data[key] = _lowercase_word(data.get(key))
+        return data
+
+
+class TokenSchema(Schema):
+    class Meta:
+        unknown = RAISE
+
+    name = fields.String(
+        required=True, validate=[validate.Length(min=1, max=100), reject_control_characters]
+    )
+    role = fields.String(required=True, validate=validate.OneOf(ROLES))
+
+    @pre_load
+    def normalise(self, data, **kwargs):
+        if isinstance(data, dict):
+            data = dict(data)
+            if isinstance(data.get("name"), str):
+                data["name"] = data["name"].strip()
+            data["role"] = _lowercase_word(data.get("role"))
+        return data
+
+
+class AuditEventSchema(Schema):
+    id = fields.Integer()
+    at = fields.String(metadata={"description": "ISO 8601, UTC"})
+    actor = fields.String(metadata={"description": "user:NAME, token:NAME (#ID) or cli:NAME"})
+    action = fields.String(metadata={"description": "e.g. plant.update, dispatch.commit"})
+    target = fields.String(metadata={"description": "e.g. plant:12, dispatch:3"})
+    before = fields.Raw(allow_none=True)
+    after = fields.Raw(allow_none=True)
+
+
+class AuditPageSchema(Schema):
+    items = fields.List(fields.Nested(AuditEventSchema))
+    page = fields.Integer()
+    per_page = fields.Integer()
+    total = fields.Integer()
+    pages = fields.Integer()
 
 
 class ErrorSchema(Schema):

@@ -4,6 +4,9 @@ from flask import abort, request
 from flask_smorest import Blueprint
 from werkzeug.exceptions import BadRequest
 
+from vpp.auth import authorize
+from vpp.domain import ROLE_OPERATOR, ROLE_VIEWER
+
 BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
 
 
@@ -25,7 +28,28 @@ def require_json_object_body() -> None:
         abort(400, "The request body must be a JSON object.")
 
 
-def api_blueprint(name: str, import_name: str, url_prefix: str, description: str) -> Blueprint:
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+def api_blueprint(
+    name: str,
+    import_name: str,
+    url_prefix: str,
+    description: str,
+    *,
+    reads: str = ROLE_VIEWER,
+    writes: str = ROLE_OPERATOR,
+    read_only_posts: frozenset[str] = frozenset(),
+) -> Blueprint:
+    """A flask-smorest blueprint whose requests need the role ``reads`` (GET) or
+    ``writes`` (anything else, but the endpoints in ``read_only_posts``), checked
+    before the body is even read, and whose bodies must be JSON objects."""
     blueprint = Blueprint(name, import_name, url_prefix=url_prefix, description=description)
+
+    @blueprint.before_request
+    def require_role() -> None:
+        is_read = request.method in SAFE_METHODS or request.endpoint in read_only_posts
+        authorize(reads if is_read else writes)
+
     blueprint.before_request(require_json_object_body)
     return blueprint

@@ -6,7 +6,14 @@ from vpp.api.common import api_blueprint
 from vpp.schemas import AggregateSchema, DispatchRequestSchema, DispatchResultSchema, ErrorSchema
 from vpp.services import dispatch_runs, fleet
 
-blp = api_blueprint("fleet", __name__, "/api", "Aggregation and dispatch.")
+# A dispatch preview computes without changing anything: a viewer may ask for one.
+blp = api_blueprint(
+    "fleet",
+    __name__,
+    "/api",
+    "Aggregation and dispatch.",
+    read_only_posts=frozenset({"fleet.dispatch"}),
+)
 
 
 @blp.route("/aggregate/", methods=["GET"])

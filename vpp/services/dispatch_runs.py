@@ -20,6 +20,7 @@ from vpp.errors import InvalidInput, NotFound
 from vpp.extensions import db
 from vpp.models import FLEET_VERSION_ROW, Dispatch, DispatchAllocation, FleetVersion, Plant
 from vpp.schemas import DispatchRequestSchema
+from vpp.services import audit
 from vpp.services.dispatch import REASON_DOWN, DispatchResult, PreparedFleet, Unit, dispatch_demand
 
 CACHE_KEY = "vpp.prepared_fleet"
@@ -110,6 +111,16 @@ def commit_dispatch(demand: Any) -> Dispatch:
                 for plant_id, min_kw, max_kw, cost, status, name, kind in plants
             ],
         )
+    audit.record(
+        "dispatch.commit",
+        f"dispatch:{record.id}",
+        after={
+            "demand": demand_kw,
+            "total_dispatched": record.total_dispatched,
+            "total_cost": record.total_cost,
+            "optimal": record.optimal,
+        },
+    )
     return record
 
 

@@ -17,6 +17,7 @@ from vpp.errors import Conflict, InvalidInput, NotFound
 from vpp.extensions import db
 from vpp.models import Plant
 from vpp.schemas import PlantPatchSchema, PlantSchema, check_capacity_bounds
+from vpp.services import audit
 
 PLANT_FIELDS = tuple(name for name, f in PlantSchema().fields.items() if not f.dump_only)
 PLANT_API_FIELDS = ("id", *PLANT_FIELDS, "version")
@@ -65,6 +66,7 @@ def create_plant(data: Mapping[str, Any]) -> Plant:
     plant = Plant(**values)
     db.session.add(plant)
     db.session.flush()
+    audit.record("plant.create", f"plant:{plant.id}", after=plant_as_dict(plant))
     return plant
 
 
@@ -105,6 +107,7 @@ def create_plants(rows: Iterable[Mapping[str, Any]], first_line: int = 2) -> lis
     plants = [Plant(**values) for values in valid]
     db.session.add_all(plants)
     db.session.flush()
+    audit.record_many("plant.create", [(f"plant:{p.id}", None, plant_as_dict(p)) for p in plants])
     return plants
 
 
@@ -136,15 +139,26 @@ def update_plant(plant_id: int, changes: Mapping[str, Any]) -> Plant:
         )
     if "name" in values and values["name"] != plant.name:
         _check_name_free(values["name"], except_id=plant.id)
+    before = plant_as_dict(plant)
     for key, value in values.items():
         setattr(plant, key, value)
     db.session.flush()
+    after = plant_as_dict(plant)
+    if after != before:
+        changed = [k for k in after if after[k] != before[k]]
+        audit.record(
+            "plant.update",
+            f"plant:{plant.id}",
+            before={k: before[k] for k in changed},
+            after={k: after[k] for k in changed},
+        )
     return plant
 
 
 def delete_plant(plant_id: int) -> Plant:
     """Retire a plant from the fleet. Does not commit."""
     plant = get_plant(plant_id)
+    audit.record("plant.delete", f"plant:{plant.id}", before=plant_as_dict(plant))
     db.session.delete(plant)
     db.session.flush()
     return plant

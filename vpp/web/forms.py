@@ -3,11 +3,19 @@ rules themselves live in ``vpp.schemas`` and are applied by the services, whose
 errors the views attach to these fields (``attach_errors``)."""
 
 from flask_wtf import FlaskForm
-from wtforms import HiddenField, SelectField, StringField, SubmitField
+from wtforms import HiddenField, PasswordField, SelectField, StringField, SubmitField
 from wtforms.fields.choices import SelectChoice
 from wtforms.widgets import NumberInput
 
-from vpp.domain import DEFAULT_KIND, DEFAULT_STATUS, NAME_MAX_LENGTH, PLANT_KINDS, PLANT_STATUSES
+from vpp.domain import (
+    DEFAULT_KIND,
+    DEFAULT_STATUS,
+    NAME_MAX_LENGTH,
+    PLANT_KINDS,
+    PLANT_STATUSES,
+    ROLE_VIEWER,
+    ROLES,
+)
 
 KIND_LABELS = {"chp": "CHP", "demand_response": "Demand response"}
 
@@ -77,3 +85,38 @@ class DispatchForm(VppForm):
 
 class DeleteForm(VppForm):
     submit = SubmitField("Delete plant")
+
+
+def _role_choices() -> list[SelectChoice]:
+    return [SelectChoice(r, r.capitalize()) for r in ROLES]
+
+
+class LoginForm(VppForm):
+    username = StringField("Username", render_kw={"autocomplete": "username", "required": True})
+    password = PasswordField(
+        "Password", render_kw={"autocomplete": "current-password", "required": True}
+    )
+    submit = SubmitField("Log in")
+
+
+class UserForm(VppForm):
+    username = StringField("Username", render_kw={"autocomplete": "off", "required": True})
+    role = SelectField("Role", choices=_role_choices(), default=ROLE_VIEWER, validate_choice=False)
+    submit = SubmitField("Add user")
+
+
+class RoleForm(VppForm):
+    role = SelectField("Role", choices=_role_choices(), validate_choice=False)
+    submit = SubmitField("Change role")
+
+
+class TokenForm(VppForm):
+    name = StringField("Name (what uses it)", render_kw={"autocomplete": "off", "required": True})
+    role = SelectField("Role", choices=_role_choices(), default=ROLE_VIEWER, validate_choice=False)
+    submit = SubmitField("Create token")
+
+
+class ActionForm(VppForm):
+    """A button that changes something: CSRF and nothing else."""
+
+    submit = SubmitField("Confirm")

@@ -7,8 +7,9 @@ from typing import Any
 
 from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
 
+from vpp.auth import authorize
 from vpp.config import CHARTJS_CDN_INTEGRITY, CHARTJS_CDN_URL
-from vpp.domain import PLANT_STATUSES, REASON_CODES
+from vpp.domain import PLANT_STATUSES, REASON_CODES, ROLE_OPERATOR
 from vpp.errors import Conflict, InvalidInput
 from vpp.models import Dispatch
 from vpp.services import dispatch_runs, fleet
@@ -16,6 +17,14 @@ from vpp.transactions import transaction
 from vpp.web.forms import DeleteForm, DispatchForm, PlantForm
 
 bp = Blueprint("web", __name__)
+
+
+@bp.before_request
+def operators_post() -> None:
+    """Reading the pages needs a viewer (``vpp.auth``); changing anything, an operator."""
+    if request.method == "POST":
+        authorize(ROLE_OPERATOR)
+
 
 # The prototype's dispatch control: the slider reaches 1.5 x the available capacity
 # and starts at 80 % of it.

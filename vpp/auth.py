@@ -1,0 +1,88 @@
+"""Who is asking, and may they? Browser sessions (Flask-Login) and API bearer
+tokens, three roles (viewer < operator < admin).
+
+* ``/api``: a bearer token (``Authorization: Bearer vpp_...``) or a logged-in
+  session; anonymous requests get 401 JSON, a role too weak 403 JSON. Reads need
+  a viewer, writes an operator (a dispatch preview is a read), ``/api/audit/`` an
+  admin. Each API blueprint states its needs (``vpp.api.common``).
+* Pages: anonymous visitors are sent to the login page; posting a form needs an
+  operator, the admin pages an admin.
+* ``/healthz``, ``/login`` and static files are open.
+
+Every request that passes records its actor in ``g.vpp_actor`` for the audit log.
+"""
+
+from flask import Flask, g, redirect, request, url_for
+
+from vpp.domain import ROLE_VIEWER
+from vpp.errors import Forbidden, Unauthorized, wants_json
+from vpp.extensions import db, login_manager
+from vpp.models import ApiToken, User
+from vpp.services import accounts
+
+OPEN_ENDPOINTS = frozenset({"static", "health.healthz", "auth.login"})
+PAGE_ENDPOINTS_UNDER_API = frozenset({"api_docs.api_docs"})
+
+
+@login_manager.user_loader
+def load_user(user_id: str) -> User | None:
+    return db.session.get(User, int(user_id)) if user_id.isdigit() else None
+
+
+def current_principal() -> User | ApiToken | None:
+    """The API token sent with this request, else the logged-in user, else None."""
+    if "vpp_principal" not in g:
+        principal = None
+        header = request.headers.get("Authorization", "")
+        if wants_json() and header[:7].lower() == "bearer ":
+            principal = accounts.token_for(header[7:].strip())
+            if principal is None:
+                raise Unauthorized("The API token is unknown or revoked.")
+        else:
+            from flask_login import current_user
+
+            if current_user.is_authenticated:
+                principal = current_user._get_current_object()
+        g.vpp_principal = principal
+        if principal is not None:
+            g.vpp_actor = principal.actor
+    return g.vpp_principal
+
+
+def authorize(needed_role: str) -> User | ApiToken:
+    """The principal, if it holds ``needed_role`` or a stronger one; else 401/403."""
+    principal = current_principal()
+    if principal is None:
+        raise Unauthorized("Log in, or send an API token as 'Authorization: Bearer <token>'.")
+    if not accounts.has_role(principal.role, needed_role):
+        raise Forbidden(
+            f"This needs the {needed_role} role; {principal.actor} is a {principal.role}."
+        )
+    return principal
+
+
+def guard_every_request():
+    """The app-wide rule: everything but the open endpoints needs a viewer at least.
+    Pages send anonymous visitors to the login page instead of answering 401."""
+    if request.endpoint in OPEN_ENDPOINTS:
+        return None
+    is_api = wants_json() and request.endpoint not in PAGE_ENDPOINTS_UNDER_API
+    if not is_api and current_principal() is None:
+        return redirect(url_for("auth.login", next=request.full_path.rstrip("?")))
+    authorize(ROLE_VIEWER)
+    return None
+
+
+def register_auth(app: Flask) -> None:
+    login_manager.init_app(app)
+    login_manager.session_protection = "basic"
+    app.before_request(guard_every_request)
+
+    @app.context_processor
+    def principal_in_templates():
+        principal = g.get("vpp_principal")
+        return {
+            "principal": principal,
+            "can_operate": principal is not None and accounts.has_role(principal.role, "operator"),
+            "is_admin": principal is not None and accounts.has_role(principal.role, "admin"),
+        }

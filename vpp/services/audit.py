@@ -1,0 +1,86 @@
+"""The audit log: who (a user, an API token, the CLI) changed what, how, and when.
+
+``record`` adds an event to the session, so it lands in the same transaction as
+the change it describes, or not at all. Does not commit.
+"""
+
+import getpass
+import json
+from datetime import UTC, datetime
+from typing import Any
+
+import sqlalchemy as sa
+from flask import g, has_request_context
+
+from vpp.extensions import db
+from vpp.models import AuditEvent
+
+
+def current_actor() -> str:
+    """Set per request by ``vpp.auth``; commands run from a shell are the CLI's."""
+    if has_request_context() and getattr(g, "vpp_actor", None):
+        return g.vpp_actor
+    try:
+        return f"cli:{getpass.getuser()}"
+    except (KeyError, OSError):
+        return "cli"
+
+
+def _as_json(value: Any) -> str | None:
+    return None if value is None else json.dumps(value, default=str, sort_keys=True)
+
+
+def record(action: str, target: str, before: Any = None, after: Any = None) -> None:
+    db.session.add(
+        AuditEvent(
+            actor=current_actor(),
+            action=action,
+            target=target,
+            before=_as_json(before),
+            after=_as_json(after),
+        )
+    )
+
+
+def record_many(action: str, events: list[tuple[str, Any, Any]]) -> None:
+    """Many events of one kind at once (a CSV import): one INSERT, not one per row."""
+    if events:
+        actor = current_actor()
+        db.session.execute(
+            sa.insert(AuditEvent),
+            [
+                {
+                    "actor": actor,
+                    "action": action,
+                    "target": target,
+                    "before": _as_json(before),
+                    "after": _as_json(after),
+                    "at": datetime.now(UTC),
+                }
+                for target, before, after in events
+            ],
+        )
+
+
+def list_events(page: int, per_page: int) -> tuple[list[AuditEvent], int]:
+    total = db.session.scalar(sa.select(sa.func.count()).select_from(AuditEvent))
+    items = db.session.scalars(
+        sa.select(AuditEvent)
+        .order_by(AuditEvent.at.desc(), AuditEvent.id.desc())
+        .limit(per_page)
+        .offset((page - 1) * per_page)
+    ).all()
+    return list(items), total
+
+
+def event_as_dict(event: AuditEvent) -> dict[str, Any]:
+    at = event.at if event.at.tzinfo else event.at.replace(tzinfo=UTC)  # SQLite drops it
+    return {
+        "id": event.id,
+        "at": at.isoformat(),
+        "actor": event.actor,
+        "action": event.action,
+        "target": event.target,
+        "before": json.loads(event.before) if event.before else None,
+        "after": json.loads(event.after) if event.after else None,
+    }

@@ -1,0 +1,179 @@
+"""Logging in and out, and the admin pages: users, API tokens, the audit log."""
+
+import math
+from urllib.parse import urlsplit
+
+from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask_login import login_user, logout_user
+
+from vpp.auth import authorize
+from vpp.domain import ROLE_ADMIN
+from vpp.errors import Conflict, InvalidInput, NotFound
+from vpp.services import accounts, audit
+from vpp.transactions import transaction
+from vpp.web.forms import ActionForm, LoginForm, RoleForm, TokenForm, UserForm
+
+auth_bp = Blueprint("auth", __name__)
+admin_bp = Blueprint("admin", __name__, url_prefix="/admin")
+AUDIT_PAGE_SIZE = 50
+
+
+def _safe_next(target: str | None) -> str:
+    """Only a path on this site: never an open redirect to somewhere else."""
+    if target and target.startswith("/") and not target.startswith("//"):
+        parts = urlsplit(target)
+        if not parts.scheme and not parts.netloc:
+            return target
+    return url_for("web.dashboard")
+
+
+@auth_bp.route("/login", methods=["GET", "POST"])
+def login():
+    form = LoginForm()
+    status = 200
+    if form.validate_on_submit():
+        with transaction():
+            user = accounts.authenticate(
+                form.username.data, form.password.data, request.remote_addr or "unknown"
+            )
+        if user is not None:
+            login_user(user)
+            return redirect(_safe_next(request.args.get("next")))
+        form.attach_errors({"_schema": ["Wrong username or password."]})
+        status = 401
+    elif form.is_submitted():
+        status = 400
+    return render_template("login.html", form=form), status
+
+
+@auth_bp.post("/logout")
+def logout():
+    if ActionForm().validate_on_submit():
+        logout_user()
+        flash("Logged out.", "success")
+    return redirect(url_for("auth.login"))
+
+
+@admin_bp.before_request
+def admins_only() -> None:
+    authorize(ROLE_ADMIN)
+
+
+def _render_users(user_form: UserForm | None = None, status: int = 200, shown_password=None):
+    return render_template(
+        "admin_users.html",
+        users=accounts.list_users(),
+        user_form=user_form or UserForm(formdata=None),
+        role_form=RoleForm(formdata=None),
+        action_form=ActionForm(formdata=None),
+        shown_password=shown_password,
+    ), status
+
+
+@admin_bp.get("/users")
+def users():
+    return _render_users()
+
+
+@admin_bp.post("/users")
+def add_user():
+    form = UserForm()
+    if form.validate_on_submit():
+        try:
+            with transaction():
+                user, password = accounts.create_user(form.username.data or "", form.role.data)
+        except (InvalidInput, Conflict) as exc:
+            form.attach_errors(exc.fields or {"username": [exc.message]})
+        else:
+            # Shown on this page once; it is stored only as a hash.
+            return _render_users(shown_password=(user.username, password))
+    return _render_users(user_form=form, status=422)
+
+
+@admin_bp.post("/users/<username>/role")
+def change_role(username: str):
+    form = RoleForm()
+    if form.validate_on_submit():
+        try:
+            with transaction():
+                accounts.set_role(username, form.role.data)
+        except (InvalidInput, Conflict, NotFound) as exc:
+            flash(exc.message, "error")
+        else:
+            flash(f"{username} is now a {form.role.data}.", "success")
+    return redirect(url_for("admin.users"))
+
+
+@admin_bp.post("/users/<username>/password")
+def reset_password(username: str):
+    if ActionForm().validate_on_submit():
+        with transaction():
+            password = accounts.set_password(username)
+        return _render_users(shown_password=(username, password))
+    return redirect(url_for("admin.users"))
+
+
+@admin_bp.post("/users/<username>/delete")
+def delete_user(username: str):
+    if ActionForm().validate_on_submit():
+        try:
+            with transaction():
+                accounts.delete_user(username)
+        except (Conflict, NotFound) as exc:
+            flash(exc.message, "error")
+        else:
+            flash(f"Deleted user {username}.", "success")
+    return redirect(url_for("admin.users"))
+
+
+def _render_tokens(form: TokenForm | None = None, status: int = 200, shown_token=None):
+    return render_template(
+        "admin_tokens.html",
+        tokens=accounts.list_tokens(),
+        form=form or TokenForm(formdata=None),
+        action_form=ActionForm(formdata=None),
+        shown_token=shown_token,
+    ), status
+
+
+@admin_bp.get("/tokens")
+def tokens():
+    return _render_tokens()
+
+
+@admin_bp.post("/tokens")
+def add_token():
+    form = TokenForm()
+    if form.validate_on_submit():
+        try:
+            with transaction():
+                token, raw = accounts.create_token(
+                    form.name.data or "", form.role.data, created_by=authorize(ROLE_ADMIN).actor
+                )
+        except InvalidInput as exc:
+            form.attach_errors(exc.fields)
+        else:
+            return _render_tokens(shown_token=(token, raw))
+    return _render_tokens(form=form, status=422)
+
+
+@admin_bp.post("/tokens/<int:token_id>/revoke")
+def revoke_token(token_id: int):
+    if ActionForm().validate_on_submit():
+        with transaction():
+            token = accounts.revoke_token(token_id)
+        flash(f"Revoked token {token.name!r}.", "success")
+    return redirect(url_for("admin.tokens"))
+
+
+@admin_bp.get("/audit")
+def audit_log():
+    page = max(request.args.get("page", default=1, type=int), 1)
+    items, total = audit.list_events(page, AUDIT_PAGE_SIZE)
+    return render_template(
+        "admin_audit.html",
+        events=[audit.event_as_dict(e) for e in items],
+        page=page,
+        pages=max(1, math.ceil(total / AUDIT_PAGE_SIZE)),
+        total=total,
+    )

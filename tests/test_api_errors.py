@@ -115,7 +115,18 @@ def test_wrong_method_is_405_json_with_allow(client, method, url, allowed):
     assert allowed <= set(response.headers["Allow"].replace(" ", "").split(","))
 
 
-@pytest.mark.parametrize("url", ["/api/nothing", "/api/plants/abc", "/api/plants/1/2"])
+@pytest.mark.parametrize(
+    "url",
+    [
+        "/api/nothing",
+        "/api/plants/abc",
+        "/api/plants/1/2",
+        "/api/plants/0",
+        "/api/plants/-1",
+        "/api/plants/9223372036854775808",  # past the database's integers
+        "/api/dispatches/99999999999999999999",
+    ],
+)
 def test_unknown_api_url_is_404_json(client, url):
     response = client.get(url)
     assert response.status_code == 404

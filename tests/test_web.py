@@ -225,6 +225,11 @@ def test_history_lists_dispatches_newest_first_and_shows_each(app, client):
     assert "120 kW" in detail
 
 
+def test_history_page_number_past_any_history_is_harmless(client):
+    assert client.get("/dispatches?page=2305842966264020802").status_code == 200
+    assert client.get("/admin/audit?page=99999999999999999999").status_code == 200
+
+
 def test_history_of_nothing_says_so(client):
     assert "No dispatch recorded yet" in client.get("/dispatches").get_data(as_text=True)
 

@@ -79,11 +79,15 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:
 
 def register_extensions(app: Flask) -> None:
     from vpp.extensions import api, csrf, db, migrate
+    from vpp.routing import IdConverter
+
+    app.url_map.converters["id"] = IdConverter
 
     db.init_app(app)
     migrate.init_app(app, db, directory=str(PROJECT_ROOT / "migrations"))
     csrf.init_app(app)
     api.init_app(app)
+    api.register_converter(IdConverter, IdConverter.openapi_schema)
     with app.app_context():
         if db.engine.dialect.name == "sqlite":
             sa.event.listen(db.engine, "connect", _sqlite_pragmas)

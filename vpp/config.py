@@ -24,6 +24,19 @@ STATIC_SETTINGS: dict[str, Any] = {
     "OPENAPI_VERSION": "3.0.3",
     "OPENAPI_URL_PREFIX": "/api",
     "OPENAPI_JSON_PATH": "openapi.json",
+    # Every operation needs a bearer token (or a logged-in browser session).
+    "API_SPEC_OPTIONS": {
+        "components": {
+            "securitySchemes": {
+                "bearerAuth": {
+                    "type": "http",
+                    "scheme": "bearer",
+                    "description": "An API token from `flask tokens create` or the Tokens page.",
+                }
+            }
+        },
+        "security": [{"bearerAuth": []}],
+    },
 }
 
 

@@ -69,6 +69,8 @@ def check_capacity_bounds(min_capacity: float, max_capacity: float) -> None:
 # Bounds that keep sums finite: a million plants at the largest capacity still add
 # up to 1e15 kW, and cost x output to 1e21, far from float overflow.
 MAX_CAPACITY_KW = 1e9
+# Far past any history, and small enough that page x size stays a database integer.
+MAX_PAGE = 1_000_000
 MAX_ABS_COST = 1e6
 
 
@@ -263,7 +265,7 @@ class PageQuerySchema(Schema):
     class Meta:
         unknown = RAISE
 
-    page = fields.Integer(load_default=1, validate=validate.Range(min=1))
+    page = fields.Integer(load_default=1, validate=validate.Range(min=1, max=MAX_PAGE))
     per_page = fields.Integer(load_default=20, validate=validate.Range(min=1, max=100))
 
 

@@ -49,7 +49,7 @@ class DispatchCollection(MethodView):
         return response
 
 
-@blp.route("/<int:dispatch_id>")
+@blp.route("/<id:dispatch_id>")
 class DispatchItem(MethodView):
     @blp.response(200, DispatchRecordSchema)
     @blp.alt_response(404, schema=ErrorSchema, description="No dispatch with this id.")

@@ -29,7 +29,7 @@ class PlantCollection(MethodView):
         return plant, 201, {"Location": url_for("plants.PlantItem", plant_id=plant.id)}
 
 
-@blp.route("/<int:plant_id>")
+@blp.route("/<id:plant_id>")
 class PlantItem(MethodView):
     @blp.response(200, PlantSchema)
     @blp.alt_response(404, schema=ErrorSchema, description="No plant with this id.")

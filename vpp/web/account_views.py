@@ -9,6 +9,7 @@ from flask_login import login_user, logout_user
 from vpp.auth import authorize
 from vpp.domain import ROLE_ADMIN
 from vpp.errors import Conflict, InvalidInput, NotFound
+from vpp.schemas import MAX_PAGE
 from vpp.services import accounts, audit
 from vpp.transactions import transaction
 from vpp.web.forms import ActionForm, LoginForm, RoleForm, TokenForm, UserForm
@@ -157,7 +158,7 @@ def add_token():
     return _render_tokens(form=form, status=422)
 
 
-@admin_bp.post("/tokens/<int:token_id>/revoke")
+@admin_bp.post("/tokens/<id:token_id>/revoke")
 def revoke_token(token_id: int):
     if ActionForm().validate_on_submit():
         with transaction():
@@ -168,7 +169,7 @@ def revoke_token(token_id: int):
 
 @admin_bp.get("/audit")
 def audit_log():
-    page = max(request.args.get("page", default=1, type=int), 1)
+    page = min(max(request.args.get("page", default=1, type=int), 1), MAX_PAGE)
     items, total = audit.list_events(page, AUDIT_PAGE_SIZE)
     return render_template(
         "admin_audit.html",

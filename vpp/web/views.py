@@ -12,6 +12,7 @@ from vpp.config import CHARTJS_CDN_INTEGRITY, CHARTJS_CDN_URL
 from vpp.domain import PLANT_STATUSES, REASON_CODES, ROLE_OPERATOR
 from vpp.errors import Conflict, InvalidInput
 from vpp.models import Dispatch
+from vpp.schemas import MAX_PAGE
 from vpp.services import dispatch_runs, fleet
 from vpp.transactions import transaction
 from vpp.web.forms import DeleteForm, DispatchForm, PlantForm
@@ -132,7 +133,7 @@ def add_plant():
     return _render_dashboard(plant_form=form, status=422)
 
 
-@bp.route("/plants/<int:plant_id>/edit", methods=["GET", "POST"])
+@bp.route("/plants/<id:plant_id>/edit", methods=["GET", "POST"])
 def edit_plant(plant_id: int):
     plant = fleet.get_plant(plant_id)
     form = PlantForm(obj=plant)
@@ -151,7 +152,7 @@ def edit_plant(plant_id: int):
     ), status
 
 
-@bp.post("/plants/<int:plant_id>/delete")
+@bp.post("/plants/<id:plant_id>/delete")
 def delete_plant(plant_id: int):
     form = DeleteForm()
     if not form.validate_on_submit():
@@ -184,7 +185,7 @@ def dispatch():
 
 @bp.get("/dispatches")
 def dispatch_history():
-    page = max(request.args.get("page", default=1, type=int), 1)
+    page = min(max(request.args.get("page", default=1, type=int), 1), MAX_PAGE)
     items, total = dispatch_runs.list_dispatches(page, HISTORY_PAGE_SIZE)
     return render_template(
         "dispatches.html",
@@ -195,7 +196,7 @@ def dispatch_history():
     )
 
 
-@bp.get("/dispatches/<int:dispatch_id>")
+@bp.get("/dispatches/<id:dispatch_id>")
 def dispatch_detail(dispatch_id: int):
     view = dispatch_view(dispatch_runs.get_dispatch(dispatch_id))
     return render_template(

@@ -123,7 +123,8 @@ def test_wrong_method_is_405_json_with_allow(client, method, url, allowed):
         "/api/plants/1/2",
         "/api/plants/0",
         "/api/plants/-1",
-        "/api/plants/9223372036854775808",  # past the database's integers
+        "/api/plants/2147483648",  # past PostgreSQL's 32-bit integers
+        "/api/plants/9223372036854775808",  # past SQLite's
         "/api/dispatches/99999999999999999999",
     ],
 )

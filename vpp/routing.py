@@ -1,9 +1,10 @@
-"""The ``<id:...>`` URL converter: a database id, 1 to 2**63 - 1. A larger number in
-a URL is a 404 like any unknown id, not an overflow in the database driver."""
+"""The ``<id:...>`` URL converter: a database id, 1 to 2**31 - 1 (ids are ``Integer``
+columns, 32 bits on PostgreSQL). A larger number in a URL is a 404 like any unknown
+id, not an overflow in the database."""
 
 from werkzeug.routing import IntegerConverter
 
-MAX_ID = 2**63 - 1
+MAX_ID = 2**31 - 1
 
 
 class IdConverter(IntegerConverter):

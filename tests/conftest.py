@@ -7,6 +7,7 @@ import shutil
 import pytest
 from flask_login import FlaskLoginClient
 from flask_migrate import upgrade
+from hypothesis import settings
 
 from tests.helpers import PASSWORDS, TEST_PASSWORD_HASH, client_as, fresh_database_url
 from vpp import create_app
@@ -14,6 +15,12 @@ from vpp.domain import ROLE_ADMIN, ROLES
 from vpp.extensions import db
 from vpp.services import accounts
 from vpp.transactions import transaction
+
+# Property-based tests explore new examples on every developer run; in CI they are
+# derandomized, so that a run is reproducible and a red one can be replayed.
+settings.register_profile("ci", derandomize=True, database=None)
+if os.environ.get("CI"):
+    settings.load_profile("ci")
 
 
 @pytest.fixture

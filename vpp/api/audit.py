@@ -1,8 +1,6 @@
 """``/api/audit/``: who changed what, for admins."""
 
-import math
-
-from vpp.api.common import api_blueprint
+from vpp.api.common import api_blueprint, page_body
 from vpp.domain import ROLE_ADMIN
 from vpp.schemas import AuditPageSchema, PageQuerySchema
 from vpp.services import audit
@@ -19,10 +17,4 @@ def audit_log(query):
     """Audit events, newest first: who (user, API token or CLI) changed which plant
     or user or token, before and after, and who dispatched, with the time."""
     items, total = audit.list_events(query["page"], query["per_page"])
-    return {
-        "items": [audit.event_as_dict(e) for e in items],
-        "page": query["page"],
-        "per_page": query["per_page"],
-        "total": total,
-        "pages": math.ceil(total / query["per_page"]),
-    }
+    return page_body(items, total, query, audit.event_as_dict)

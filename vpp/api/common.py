@@ -1,4 +1,6 @@
-"""What every API blueprint shares: JSON-only request bodies."""
+"""What every API blueprint shares: roles, JSON-only request bodies, page bodies."""
+
+import math
 
 from flask import abort, request
 from flask_smorest import Blueprint
@@ -53,3 +55,14 @@ def api_blueprint(
 
     blueprint.before_request(require_json_object_body)
     return blueprint
+
+
+def page_body(items: list, total: int, query: dict, dump) -> dict:
+    """A listing's JSON body: one page of items and where it stands."""
+    return {
+        "items": [dump(item) for item in items],
+        "page": query["page"],
+        "per_page": query["per_page"],
+        "total": total,
+        "pages": math.ceil(total / query["per_page"]),
+    }

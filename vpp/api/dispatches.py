@@ -1,11 +1,9 @@
 """``/api/dispatches/``: committed dispatches, kept as history."""
 
-import math
-
 from flask import jsonify, url_for
 from flask.views import MethodView
 
-from vpp.api.common import api_blueprint
+from vpp.api.common import api_blueprint, page_body
 from vpp.schemas import (
     DispatchPageSchema,
     DispatchRecordSchema,
@@ -27,13 +25,7 @@ class DispatchCollection(MethodView):
         """Committed dispatches, newest first, a page at a time (``page``, ``per_page``
         up to 100)."""
         items, total = dispatch_runs.list_dispatches(query["page"], query["per_page"])
-        return {
-            "items": [dispatch_runs.record_summary(d) for d in items],
-            "page": query["page"],
-            "per_page": query["per_page"],
-            "total": total,
-            "pages": math.ceil(total / query["per_page"]),
-        }
+        return page_body(items, total, query, dispatch_runs.record_summary)
 
     @blp.arguments(DispatchRequestSchema)
     @blp.response(201, DispatchRecordSchema, headers={"Location": {"schema": {"type": "string"}}})

@@ -14,6 +14,7 @@ from flask import g, has_request_context
 
 from vpp.extensions import db
 from vpp.models import AuditEvent
+from vpp.services import pages
 
 
 def current_actor() -> str:
@@ -63,14 +64,8 @@ def record_many(action: str, events: list[tuple[str, Any, Any]]) -> None:
 
 
 def list_events(page: int, per_page: int) -> tuple[list[AuditEvent], int]:
-    total = db.session.scalar(sa.select(sa.func.count()).select_from(AuditEvent))
-    items = db.session.scalars(
-        sa.select(AuditEvent)
-        .order_by(AuditEvent.at.desc(), AuditEvent.id.desc())
-        .limit(per_page)
-        .offset((page - 1) * per_page)
-    ).all()
-    return list(items), total
+    """Audit events, newest first: one page, and how many there are in all."""
+    return pages.newest_first(AuditEvent, AuditEvent.at, page, per_page)
 
 
 def event_as_dict(event: AuditEvent) -> dict[str, Any]:

@@ -20,7 +20,7 @@ from vpp.errors import InvalidInput, NotFound
 from vpp.extensions import db
 from vpp.models import FLEET_VERSION_ROW, Dispatch, DispatchAllocation, FleetVersion, Plant
 from vpp.schemas import DispatchRequestSchema
-from vpp.services import audit
+from vpp.services import audit, pages
 from vpp.services.dispatch import REASON_DOWN, DispatchResult, PreparedFleet, Unit, dispatch_demand
 
 CACHE_KEY = "vpp.prepared_fleet"
@@ -126,14 +126,7 @@ def commit_dispatch(demand: Any) -> Dispatch:
 
 def list_dispatches(page: int, per_page: int) -> tuple[list[Dispatch], int]:
     """Committed dispatches, newest first: one page, and how many there are in all."""
-    total = db.session.scalar(sa.select(sa.func.count()).select_from(Dispatch))
-    items = db.session.scalars(
-        sa.select(Dispatch)
-        .order_by(Dispatch.created_at.desc(), Dispatch.id.desc())
-        .limit(per_page)
-        .offset((page - 1) * per_page)
-    ).all()
-    return list(items), total
+    return pages.newest_first(Dispatch, Dispatch.created_at, page, per_page)
 
 
 def get_dispatch(dispatch_id: int) -> Dispatch:

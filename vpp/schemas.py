@@ -253,12 +253,17 @@ class DispatchRecordSchema(DispatchSummarySchema):
     plants = fields.List(fields.Nested(DispatchedPlantSchema))
 
 
-class DispatchPageSchema(Schema):
-    items = fields.List(fields.Nested(DispatchSummarySchema))
+class PageSchema(Schema):
+    """Where a page of a listing stands; subclasses say what its ``items`` are."""
+
     page = fields.Integer()
     per_page = fields.Integer()
-    total = fields.Integer()
+    total = fields.Integer(metadata={"description": "Items in all pages."})
     pages = fields.Integer()
+
+
+class DispatchPageSchema(PageSchema):
+    items = fields.List(fields.Nested(DispatchSummarySchema))
 
 
 class PageQuerySchema(Schema):
@@ -337,12 +342,8 @@ class AuditEventSchema(Schema):
     after = fields.Raw(allow_none=True)
 
 
-class AuditPageSchema(Schema):
+class AuditPageSchema(PageSchema):
     items = fields.List(fields.Nested(AuditEventSchema))
-    page = fields.Integer()
-    per_page = fields.Integer()
-    total = fields.Integer()
-    pages = fields.Integer()
 
 
 class ErrorSchema(Schema):

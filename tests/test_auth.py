@@ -258,6 +258,7 @@ def test_cli_users_and_tokens(app, runner, anonymous_client):
         (["users", "create", "viewer"], "already exists"),
         (["users", "delete", "nobody"], "No user named"),
         (["users", "delete", "admin"], "leave no admin"),
+        (["users", "set-role", "admin", "viewer"], "leave no admin"),
         (["tokens", "revoke", "999"], "No API token"),
     ],
 )

@@ -21,6 +21,17 @@ def _utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+class UtcDateTime(sa.TypeDecorator):
+    """A moment in UTC, read back timezone-aware from every database: PostgreSQL
+    keeps the zone, SQLite drops it, so a naive value read here is marked UTC."""
+
+    impl = sa.DateTime(timezone=True)
+    cache_ok = True
+
+    def process_result_value(self, value, dialect):
+        return value.replace(tzinfo=UTC) if value is not None and value.tzinfo is None else value
+
+
 def _one_of(column: str, values: tuple[str, ...]) -> str:
     return f"{column} IN ({', '.join(repr(v) for v in values)})"
 
@@ -51,10 +62,8 @@ class Plant(db.Model):
     min_capacity: Mapped[float] = mapped_column(sa.Float, default=0.0)
     status: Mapped[str] = mapped_column(sa.String(10), default=DEFAULT_STATUS)
     marginal_cost: Mapped[float] = mapped_column(sa.Float, default=0.0)
-    created_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), default=_utcnow)
-    updated_at: Mapped[datetime] = mapped_column(
-        sa.DateTime(timezone=True), default=_utcnow, onupdate=_utcnow
-    )
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=_utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime, default=_utcnow, onupdate=_utcnow)
     # Optimistic locking: every UPDATE checks and bumps it, so of two concurrent
     # edits made from the same version the second fails instead of overwriting.
     version: Mapped[int] = mapped_column(sa.Integer, server_default="1")
@@ -99,9 +108,7 @@ class Dispatch(db.Model):
     __tablename__ = "dispatch"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    created_at: Mapped[datetime] = mapped_column(
-        sa.DateTime(timezone=True), default=_utcnow, index=True
-    )
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=_utcnow, index=True)
     demand: Mapped[float] = mapped_column(sa.Float)
     total_dispatched: Mapped[float] = mapped_column(sa.Float)
     unmet_demand: Mapped[float] = mapped_column(sa.Float)
@@ -156,7 +163,7 @@ class User(db.Model):
     username: Mapped[str] = mapped_column(sa.String(USERNAME_MAX_LENGTH), unique=True)
     password_hash: Mapped[str] = mapped_column(sa.String(255))
     role: Mapped[str] = mapped_column(sa.String(10))
-    created_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), default=_utcnow)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=_utcnow)
 
     # Flask-Login's user interface.
     is_active = True
@@ -184,8 +191,8 @@ class ApiToken(db.Model):
     token_hash: Mapped[str] = mapped_column(sa.String(64), unique=True)
     role: Mapped[str] = mapped_column(sa.String(10))
     created_by: Mapped[str] = mapped_column(sa.String(120))
-    created_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), default=_utcnow)
-    revoked_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=_utcnow)
+    revoked_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
 
     @property
     def actor(self) -> str:
@@ -200,7 +207,7 @@ class LoginFailure(db.Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     username: Mapped[str] = mapped_column(sa.String(USERNAME_MAX_LENGTH), index=True)
     remote_addr: Mapped[str] = mapped_column(sa.String(64), index=True)
-    at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), default=_utcnow, index=True)
+    at: Mapped[datetime] = mapped_column(UtcDateTime, default=_utcnow, index=True)
 
 
 class AuditEvent(db.Model):
@@ -210,7 +217,7 @@ class AuditEvent(db.Model):
     __tablename__ = "audit_event"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), default=_utcnow, index=True)
+    at: Mapped[datetime] = mapped_column(UtcDateTime, default=_utcnow, index=True)
     actor: Mapped[str] = mapped_column(sa.String(120))
     action: Mapped[str] = mapped_column(sa.String(40))
     target: Mapped[str] = mapped_column(sa.String(120))

@@ -69,10 +69,9 @@ def list_events(page: int, per_page: int) -> tuple[list[AuditEvent], int]:
 
 
 def event_as_dict(event: AuditEvent) -> dict[str, Any]:
-    at = event.at if event.at.tzinfo else event.at.replace(tzinfo=UTC)  # SQLite drops it
     return {
         "id": event.id,
-        "at": at.isoformat(),
+        "at": event.at.isoformat(),
         "actor": event.actor,
         "action": event.action,
         "target": event.target,

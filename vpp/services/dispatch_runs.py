@@ -9,7 +9,6 @@ These functions change the session but **do not commit**: the door owns the
 transaction.
 """
 
-from datetime import UTC, datetime
 from typing import Any
 
 import sqlalchemy as sa
@@ -158,15 +157,10 @@ def result_as_dict(result: DispatchResult) -> dict[str, Any]:
     }
 
 
-def _utc(moment: datetime) -> datetime:
-    """SQLite hands back naive datetimes; every time stored here is UTC."""
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
-
-
 def record_summary(record: Dispatch) -> dict[str, Any]:
     return {
         "id": record.id,
-        "created_at": _utc(record.created_at).isoformat(),
+        "created_at": record.created_at.isoformat(),
         "demand": record.demand,
         "total_dispatched": record.total_dispatched,
         "unmet_demand": record.unmet_demand,

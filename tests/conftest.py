@@ -10,6 +10,7 @@ from flask_migrate import upgrade
 from hypothesis import settings
 
 from tests.helpers import PASSWORDS, TEST_PASSWORD_HASH, client_as, fresh_database_url
+from tests.live_server import Gunicorn
 from vpp import create_app
 from vpp.domain import ROLE_ADMIN, ROLES
 from vpp.extensions import db
@@ -77,6 +78,16 @@ def second_app(app):
     yield other
     with other.app_context():
         db.engine.dispose()
+
+
+@pytest.fixture
+def server(app, tmp_path):
+    """gunicorn with several workers on the test database, on 127.0.0.1."""
+    gunicorn = Gunicorn(app, tmp_path)
+    gunicorn.token = app.test_tokens["operator"]
+    gunicorn.start()
+    yield gunicorn
+    gunicorn.stop()
 
 
 @pytest.fixture

@@ -7,6 +7,7 @@ import sqlalchemy as sa
 from vpp.extensions import db
 from vpp.models import Plant
 from vpp.services import accounts
+from vpp.transactions import transaction
 
 
 def add_plants(app, *plants: dict) -> list[int]:
@@ -71,17 +72,19 @@ def fresh_database_url(tmp_path) -> str:
 
 
 class _LoggedIn:
-    """What Flask-Login's test client needs of a user: its id."""
+    """What Flask-Login's test client needs of a user: what ``get_id`` gives, which
+    is the key of an open session."""
 
-    def __init__(self, user_id: int):
-        self.user_id = user_id
+    def __init__(self, session_key: str):
+        self.session_key = session_key
 
     def get_id(self) -> str:
-        return str(self.user_id)
+        return self.session_key
 
 
 def client_as(app, role: str):
     """A test client logged in (a browser session) as the test user of ``role``."""
     with app.app_context():
-        user_id = accounts.get_user(role).id
-    return app.test_client(user=_LoggedIn(user_id))
+        with transaction():
+            key = accounts.start_session(accounts.get_user(role))
+    return app.test_client(user=_LoggedIn(key))

@@ -5,117 +5,15 @@ Figures are printed (run with ``-s`` to see them); nothing here asserts a speed.
 """
 
 import http.client
-import json
-import os
-import signal
-import socket
-import subprocess
-import sys
 import threading
 import time
-from pathlib import Path
 
-import pytest
 import sqlalchemy as sa
 
 from tests.helpers import fleet_snapshot
+from tests.live_server import WORKERS, request, run_clients
 from vpp.extensions import db
 from vpp.models import Plant
-
-ROOT = Path(__file__).resolve().parent.parent
-WORKERS = 4
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def request(port: int, method: str, path: str, body=None, timeout: float = 30, token=None):
-    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
-    try:
-        payload = json.dumps(body) if body is not None else None
-        headers = {"Content-Type": "application/json"} if body is not None else {}
-        if token:
-            headers["Authorization"] = f"Bearer {token}"
-        connection.request(method, path, payload, headers)
-        response = connection.getresponse()
-        data = response.read()
-        return response.status, json.loads(data) if data else None
-    finally:
-        connection.close()
-
-
-class Gunicorn:
-    def __init__(self, app, tmp_path):
-        self.port = free_port()
-        self.env = {
-            **os.environ,
-            "DATABASE_URL": app.config["SQLALCHEMY_DATABASE_URI"],
-            "VPP_INSTANCE_PATH": str(tmp_path / "instance"),
-            "SECRET_KEY": "durability-test",
-        }
-        self.process = None
-
-    def start(self) -> None:
-        self.process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "gunicorn",
-                "--workers",
-                str(WORKERS),
-                "--bind",
-                f"127.0.0.1:{self.port}",
-                "--log-level",
-                "warning",
-                "wsgi:app",
-            ],
-            cwd=ROOT,
-            env=self.env,
-            start_new_session=True,  # its own process group: one kill reaches every worker
-        )
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            try:
-                if request(self.port, "GET", "/healthz", timeout=2)[0] == 200:
-                    return
-            except OSError:
-                time.sleep(0.2)
-        self.stop()
-        pytest.fail("gunicorn did not start within 30 s")
-
-    def kill(self) -> None:
-        os.killpg(self.process.pid, signal.SIGKILL)
-        self.process.wait(timeout=10)
-
-    def stop(self) -> None:
-        if self.process and self.process.poll() is None:
-            os.killpg(self.process.pid, signal.SIGTERM)
-            try:
-                self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.kill()
-
-
-@pytest.fixture
-def server(app, tmp_path):
-    gunicorn = Gunicorn(app, tmp_path)
-    gunicorn.token = app.test_tokens["operator"]
-    gunicorn.start()
-    yield gunicorn
-    gunicorn.stop()
-
-
-def run_clients(count: int, work) -> list:
-    results = [[] for _ in range(count)]
-    threads = [threading.Thread(target=work, args=(i, results[i])) for i in range(count)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=300)
-    return [item for part in results for item in part]
 
 
 def test_concurrent_registrations_all_land_with_distinct_ids(app, server):

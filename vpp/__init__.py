@@ -8,7 +8,7 @@ from typing import Any
 import sqlalchemy as sa
 from flask import Flask
 
-from vpp.config import CHARTJS_SOURCES, settings_from_environment
+from vpp.config import CHARTJS_SOURCES, ConfigError, settings_from_environment
 from vpp.json_provider import OrjsonProvider
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -47,10 +47,24 @@ def configure(app: Flask, test_config: dict[str, Any] | None) -> None:
     if not app.config["SECRET_KEY"]:
         app.config["SECRET_KEY"] = _instance_secret_key(Path(app.instance_path))
     if app.config["CHARTJS_SOURCE"] not in CHARTJS_SOURCES:
-        raise ValueError(
+        raise ConfigError(
             f"CHARTJS_SOURCE must be one of {', '.join(CHARTJS_SOURCES)}, "
-            f"not {app.config['CHARTJS_SOURCE']!r}"
+            f"not {app.config['CHARTJS_SOURCE']!r}."
         )
+    _check_database_url(app.config["SQLALCHEMY_DATABASE_URI"])
+
+
+def _check_database_url(url: str) -> None:
+    """A URL SQLAlchemy can parse, for a database it has a driver for; else one clear
+    ``ConfigError`` (the password, if any, is not repeated)."""
+    try:
+        parsed = sa.engine.make_url(url)
+        parsed.get_dialect()
+    except (sa.exc.ArgumentError, sa.exc.NoSuchModuleError, ImportError, ValueError) as exc:
+        shown = url.split("://", 1)[0] + "://..." if "://" in url else "(not a URL)"
+        raise ConfigError(
+            f"DATABASE_URL {shown} cannot be used: {exc.__class__.__name__}: {exc}"
+        ) from exc
 
 
 def _instance_secret_key(instance_path: Path) -> str:

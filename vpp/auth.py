@@ -9,24 +9,61 @@ tokens, three roles (viewer < operator < admin).
   operator, the admin pages an admin.
 * ``/healthz``, ``/login`` and static files are open.
 
+A browser session is a row in ``user_session`` whose key the signed cookie holds
+(``vpp.models.UserSession``): logging out deletes the row, and so do a new
+password and deleting the user; a session also ends after ``SESSION_IDLE_MINUTES``
+unused or ``SESSION_MAX_HOURS`` after the login.
+
 Every request that passes records its actor in ``g.vpp_actor`` for the audit log.
 """
 
-from flask import Flask, g, redirect, request, url_for
+from datetime import timedelta
+
+from flask import Flask, current_app, g, redirect, request, url_for
+from sqlalchemy.exc import OperationalError
 
 from vpp.domain import ROLE_VIEWER
-from vpp.errors import Forbidden, Unauthorized, wants_json
-from vpp.extensions import db, login_manager
+from vpp.errors import Conflict, Forbidden, Unauthorized, wants_json
+from vpp.extensions import login_manager
 from vpp.models import ApiToken, User
 from vpp.services import accounts
+from vpp.transactions import transaction
 
 OPEN_ENDPOINTS = frozenset({"static", "health.healthz", "auth.login"})
 PAGE_ENDPOINTS_UNDER_API = frozenset({"api_docs.api_docs"})
 
 
+# How often a session's last use is written down (see ``accounts.touch_session``).
+SESSION_TOUCH_EVERY = timedelta(minutes=1)
+
+
+def session_limits() -> tuple[timedelta, timedelta]:
+    """(idle, longest): a session ends after this long unused, or this long after
+    the login, whichever comes first."""
+    config = current_app.config
+    return (
+        timedelta(minutes=config["SESSION_IDLE_MINUTES"]),
+        timedelta(hours=config["SESSION_MAX_HOURS"]),
+    )
+
+
 @login_manager.user_loader
-def load_user(user_id: str) -> User | None:
-    return db.session.get(User, int(user_id)) if user_id.isdigit() else None
+def load_user(session_key: str) -> User | None:
+    """The user of an open session, or None. The cookie carries a session key, not a
+    user id: a key whose row has gone (logout, a new password, a deleted user) or
+    has expired opens nothing, even though the cookie is still validly signed."""
+    found = accounts.session_user(session_key, *session_limits())
+    if found is None:
+        return None
+    user, row = found
+    try:
+        with transaction():
+            accounts.touch_session(row, SESSION_TOUCH_EVERY)
+    except (OperationalError, Conflict):
+        # A database that cannot be written still serves reads; the session's last
+        # use is written down on a later request.
+        pass
+    return user
 
 
 def current_principal() -> User | ApiToken | None:

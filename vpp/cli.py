@@ -8,20 +8,20 @@ import csv
 import json
 import sys
 from collections.abc import Callable, Iterable, Sequence
-from functools import wraps
 from typing import Any
 
 import click
 from flask import Flask
 from flask.cli import AppGroup, with_appcontext
+from sqlalchemy.exc import OperationalError
 
 from vpp.domain import PLANT_KINDS, PLANT_STATUSES, REASON_CODES, ROLE_VIEWER, ROLES
-from vpp.errors import VppError
+from vpp.errors import Conflict, VppError
+from vpp.routing import MAX_ID
+from vpp.schemas import MAX_PAGE
 from vpp.services import accounts, dispatch_runs, fleet
 from vpp.transactions import transaction
 from vpp.web.formatting import format_kw, format_number
-
-plants_cli = AppGroup("plants", help="Register, list, edit and retire plants; CSV import/export.")
 
 CSV_COLUMNS = ("id", *fleet.PLANT_FIELDS)
 
@@ -39,17 +39,52 @@ DEMO_FLEET = (
 )
 
 
-def reports_errors(command: Callable) -> Callable:
-    """Turn a service's ``VppError`` into click's one-line error and exit status 1."""
+class VppCommand(click.Command):
+    """A command whose every failure is one ``Error: ...`` line on stderr and exit
+    status 1, as the README promises: a usage error (click's own would print three
+    lines and exit 2), a service's ``VppError``, a database that cannot be reached
+    or written."""
 
-    @wraps(command)
-    def wrapper(*args, **kwargs):
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
         try:
-            return command(*args, **kwargs)
+            return super().parse_args(ctx, args)
+        except click.UsageError as exc:
+            raise click.ClickException(exc.format_message()) from exc
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
         except VppError as exc:
             raise click.ClickException(exc.message) from exc
+        except OperationalError as exc:
+            reason = str(exc.orig).splitlines()[0] if exc.orig else exc.__class__.__name__
+            raise click.ClickException(f"The database cannot be used: {reason}") from exc
 
-    return wrapper
+
+class VppGroup(AppGroup):
+    """A command group whose commands are ``VppCommand`` s (and run in an app
+    context, as every ``AppGroup`` command does)."""
+
+    command_class = VppCommand
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        try:
+            return super().parse_args(ctx, args)
+        except click.UsageError as exc:
+            raise click.ClickException(exc.format_message()) from exc
+
+    def resolve_command(self, ctx: click.Context, args: list[str]):
+        try:
+            return super().resolve_command(ctx, args)
+        except click.UsageError as exc:
+            raise click.ClickException(exc.format_message()) from exc
+
+
+# Ids on the command line: what the database can hold (a larger one is refused with
+# one line, never an overflow in the database driver).
+DATABASE_ID = click.IntRange(1, MAX_ID)
+
+plants_cli = VppGroup("plants", help="Register, list, edit and retire plants; CSV import/export.")
 
 
 def _print_table(headers: Sequence[str], rows: Iterable[Sequence[Any]], right: set[int]) -> None:
@@ -123,7 +158,6 @@ def list_command(as_json: bool) -> None:
 
 @plants_cli.command("add")
 @_plant_options(required=True)
-@reports_errors
 def add_command(**values: Any) -> None:
     """Register a plant; prints its id."""
     with transaction():
@@ -132,9 +166,8 @@ def add_command(**values: Any) -> None:
 
 
 @plants_cli.command("update")
-@click.argument("plant_id", type=int)
+@click.argument("plant_id", type=DATABASE_ID)
 @_plant_options(required=False)
-@reports_errors
 def update_command(plant_id: int, **values: Any) -> None:
     """Change some fields of plant PLANT_ID."""
     with transaction():
@@ -143,8 +176,7 @@ def update_command(plant_id: int, **values: Any) -> None:
 
 
 @plants_cli.command("remove")
-@click.argument("plant_id", type=int)
-@reports_errors
+@click.argument("plant_id", type=DATABASE_ID)
 def remove_command(plant_id: int) -> None:
     """Retire plant PLANT_ID from the fleet."""
     with transaction():
@@ -184,7 +216,6 @@ def export_command(file) -> None:
 
 @plants_cli.command("import")
 @click.argument("file", type=click.File("r", encoding="utf-8-sig"))
-@reports_errors
 def import_command(file) -> None:
     """Add the plants in CSV FILE (header: name,kind,max_capacity,min_capacity,status,
     marginal_cost; an id column is ignored). All rows or none: every bad row is
@@ -208,7 +239,6 @@ def import_command(file) -> None:
 
 
 @plants_cli.command("demo")
-@reports_errors
 def demo_command() -> None:
     """Add a small demo fleet (nine plants of every kind and status) to try things out."""
     keys = ("name", "kind", "max_capacity", "min_capacity", "status", "marginal_cost")
@@ -217,7 +247,7 @@ def demo_command() -> None:
     click.echo(f"Added {len(plants)} demo plants.")
 
 
-@click.command("aggregate")
+@click.command("aggregate", cls=VppCommand)
 @with_appcontext
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of text.")
 def aggregate_command(as_json: bool) -> None:
@@ -237,12 +267,11 @@ def aggregate_command(as_json: bool) -> None:
     )
 
 
-@click.command("dispatch")
+@click.command("dispatch", cls=VppCommand)
 @with_appcontext
 @click.argument("demand")
 @click.option("--preview", is_flag=True, help="Compute the dispatch without recording it.")
 @click.option("--json", "as_json", is_flag=True, help="Print the API's JSON instead of a table.")
-@reports_errors
 def dispatch_command(demand: str, preview: bool, as_json: bool) -> None:
     """Dispatch DEMAND kW across the fleet, record it in the history (unless
     --preview) and print the allocation with the reason for each plant."""
@@ -288,11 +317,11 @@ def _print_dispatch(rows, summary: dict) -> None:
     )
 
 
-dispatches_cli = AppGroup("dispatches", help="The history of committed dispatches.")
+dispatches_cli = VppGroup("dispatches", help="The history of committed dispatches.")
 
 
 @dispatches_cli.command("list")
-@click.option("--page", type=click.IntRange(min=1), default=1, show_default=True)
+@click.option("--page", type=click.IntRange(1, MAX_PAGE), default=1, show_default=True)
 @click.option("--per-page", type=click.IntRange(1, 100), default=20, show_default=True)
 def dispatches_list_command(page: int, per_page: int) -> None:
     """List committed dispatches, newest first."""
@@ -317,8 +346,7 @@ def dispatches_list_command(page: int, per_page: int) -> None:
 
 
 @dispatches_cli.command("show")
-@click.argument("dispatch_id", type=int)
-@reports_errors
+@click.argument("dispatch_id", type=DATABASE_ID)
 def dispatches_show_command(dispatch_id: int) -> None:
     """Show committed dispatch DISPATCH_ID, plant by plant as they were then."""
     summary = dispatch_runs.record_as_dict(dispatch_runs.get_dispatch(dispatch_id))
@@ -327,7 +355,7 @@ def dispatches_show_command(dispatch_id: int) -> None:
     _print_dispatch(rows, summary)
 
 
-users_cli = AppGroup("users", help="People who log in to the pages, and their roles.")
+users_cli = VppGroup("users", help="People who log in to the pages, and their roles.")
 
 
 def _password_option(command: Callable) -> Callable:
@@ -351,7 +379,6 @@ def _password_from(stdin: bool) -> str | None:
 @click.argument("username")
 @click.option("--role", type=click.Choice(ROLES), default=ROLE_VIEWER, show_default=True)
 @_password_option
-@reports_errors
 def users_create_command(username: str, role: str, password_stdin: bool) -> None:
     """Add user USERNAME; prints a generated password (once) unless --password-stdin."""
     given = _password_from(password_stdin)
@@ -375,7 +402,6 @@ def users_list_command() -> None:
 @users_cli.command("set-role")
 @click.argument("username")
 @click.argument("role", type=click.Choice(ROLES))
-@reports_errors
 def users_set_role_command(username: str, role: str) -> None:
     """Give USERNAME the role ROLE."""
     with transaction():
@@ -386,7 +412,6 @@ def users_set_role_command(username: str, role: str) -> None:
 @users_cli.command("set-password")
 @click.argument("username")
 @_password_option
-@reports_errors
 def users_set_password_command(username: str, password_stdin: bool) -> None:
     """Give USERNAME a new password; prints a generated one unless --password-stdin."""
     given = _password_from(password_stdin)
@@ -400,7 +425,6 @@ def users_set_password_command(username: str, password_stdin: bool) -> None:
 
 @users_cli.command("delete")
 @click.argument("username")
-@reports_errors
 def users_delete_command(username: str) -> None:
     """Delete user USERNAME (never the last admin)."""
     with transaction():
@@ -411,8 +435,11 @@ def users_delete_command(username: str) -> None:
 @users_cli.command("ensure-admin")
 def users_ensure_admin_command() -> None:
     """First run: when there is no user, create 'admin' and print its password once."""
-    with transaction():
-        password = accounts.ensure_admin()
+    try:
+        with transaction():
+            password = accounts.ensure_admin()
+    except Conflict:
+        password = None  # another process created it at the same moment: done
     if password:
         click.echo("=" * 64)
         click.echo("First run: created user 'admin'. Its password, shown only now:")
@@ -421,13 +448,12 @@ def users_ensure_admin_command() -> None:
         click.echo("=" * 64)
 
 
-tokens_cli = AppGroup("tokens", help="Bearer tokens for the JSON API.")
+tokens_cli = VppGroup("tokens", help="Bearer tokens for the JSON API.")
 
 
 @tokens_cli.command("create")
 @click.argument("name")
 @click.option("--role", type=click.Choice(ROLES), default=ROLE_VIEWER, show_default=True)
-@reports_errors
 def tokens_create_command(name: str, role: str) -> None:
     """Create an API token called NAME; prints the token on the last line (once)."""
     from vpp.services.audit import current_actor
@@ -458,8 +484,7 @@ def tokens_list_command() -> None:
 
 
 @tokens_cli.command("revoke")
-@click.argument("token_id", type=int)
-@reports_errors
+@click.argument("token_id", type=DATABASE_ID)
 def tokens_revoke_command(token_id: int) -> None:
     """Revoke API token TOKEN_ID: it stops working at once."""
     with transaction():

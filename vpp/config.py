@@ -9,6 +9,8 @@ depend on the instance folder, so the factory fills them in when they are absent
 import os
 from typing import Any
 
+import click
+
 CHARTJS_VERSION = "4.6.1"
 CHARTJS_CDN_URL = f"https://cdn.jsdelivr.net/npm/chart.js@{CHARTJS_VERSION}/dist/chart.umd.min.js"
 # Subresource integrity of the file above; it is byte-for-byte the npm package's
@@ -40,8 +42,26 @@ STATIC_SETTINGS: dict[str, Any] = {
 }
 
 
+class ConfigError(click.ClickException, ValueError):
+    """A setting that cannot be used. A ``ClickException``, so that the ``flask``
+    command prints it as one ``Error:`` line and exits 1 instead of a traceback."""
+
+
+def _whole_number(env: dict[str, str], name: str, default: int, minimum: int) -> int:
+    raw = env.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    text = raw.strip()
+    if not text.isascii() or not text.isdigit() or int(text) < minimum:
+        raise ConfigError(f"{name} must be a whole number >= {minimum}, not {raw!r}.")
+    return int(text)
+
+
 def settings_from_environment(env: dict[str, str] | None = None) -> dict[str, Any]:
+    """The settings, read from ``env`` (default: the environment). Raises
+    ``ConfigError`` for a value that is not a number where one is needed."""
     env = dict(os.environ if env is None else env)
+    session_max_hours = _whole_number(env, "SESSION_MAX_HOURS", 12, 1)
     return {
         **STATIC_SETTINGS,
         # None means: the SQLite file instance/vpp.sqlite3.
@@ -49,12 +69,12 @@ def settings_from_environment(env: dict[str, str] | None = None) -> dict[str, An
         # None means: a random key generated once and kept in instance/secret_key.
         "SECRET_KEY": env.get("SECRET_KEY") or None,
         # 1 MiB is far more than any request needs; larger bodies get a 413.
-        "MAX_CONTENT_LENGTH": int(env.get("MAX_CONTENT_LENGTH", 1024 * 1024)),
+        "MAX_CONTENT_LENGTH": _whole_number(env, "MAX_CONTENT_LENGTH", 1024 * 1024, 1024),
         # "cdn": the pinned CDN copy of Chart.js (SRI), falling back to the vendored
         # copy; "vendored": never reference the CDN (air-gapped control rooms).
         "CHARTJS_SOURCE": env.get("CHARTJS_SOURCE", "cdn"),
         # How long a page waits for the CDN before it loads the vendored copy.
-        "CHARTJS_CDN_TIMEOUT_MS": int(env.get("CHARTJS_CDN_TIMEOUT_MS", 1500)),
+        "CHARTJS_CDN_TIMEOUT_MS": _whole_number(env, "CHARTJS_CDN_TIMEOUT_MS", 1500, 0),
         # The session cookie: never readable by scripts, not sent on cross-site
         # requests, and (set SESSION_COOKIE_SECURE=1 behind HTTPS) only over TLS.
         "SESSION_COOKIE_HTTPONLY": True,
@@ -63,5 +83,15 @@ def settings_from_environment(env: dict[str, str] | None = None) -> dict[str, An
         # werkzeug's password hash; the tests choose a faster one.
         "PASSWORD_HASH_METHOD": env.get("PASSWORD_HASH_METHOD", "scrypt"),
         # How many reverse proxies in front of the app to trust for X-Forwarded-*.
-        "TRUSTED_PROXIES": int(env.get("TRUSTED_PROXIES", 0)),
+        "TRUSTED_PROXIES": _whole_number(env, "TRUSTED_PROXIES", 0, 0),
+        # A browser session ends after this long unused, or this long after the
+        # login, whichever comes first (and at logout, or when the password changes).
+        "SESSION_IDLE_MINUTES": _whole_number(env, "SESSION_IDLE_MINUTES", 120, 1),
+        "SESSION_MAX_HOURS": session_max_hours,
+        # The signed cookie itself is refused after that long, too.
+        "PERMANENT_SESSION_LIFETIME": session_max_hours * 3600,
+        # Dispatch previews are free to read but not to compute: each caller (token
+        # or user) may spend this many seconds of solver time per minute, per server
+        # process; past it, 429 with Retry-After.
+        "PREVIEW_BUDGET_S_PER_MIN": _whole_number(env, "PREVIEW_BUDGET_S_PER_MIN", 10, 1),
     }

@@ -6,8 +6,9 @@ pages into an error page (forms show field errors inline before it comes to that
 the CLI into one line on stderr and a non-zero exit.
 """
 
-from flask import Flask, render_template, request
+from flask import Flask, current_app, render_template, request
 from marshmallow import ValidationError
+from sqlalchemy.exc import OperationalError
 from werkzeug.exceptions import HTTPException
 
 from vpp.extensions import db
@@ -109,7 +110,24 @@ def handle_http_error(error: HTTPException):
     return (*response, headers) if headers else response
 
 
+# How long a client should wait before trying again when the database is out.
+RETRY_AFTER_S = 5
+
+
+def handle_database_unavailable(error: OperationalError):
+    """The database cannot be reached or written (down, read-only, disk full, locked
+    past the busy timeout): 503 with Retry-After, never a 500. Nothing was changed:
+    the transaction is rolled back."""
+    db.session.rollback()
+    current_app.logger.error("database unavailable: %s", error)
+    response = _error_response(
+        503, "The database is unavailable just now; nothing was changed. Try again shortly."
+    )
+    return (*response, {"Retry-After": str(RETRY_AFTER_S)})
+
+
 def register_error_handlers(app: Flask) -> None:
     app.register_error_handler(VppError, handle_vpp_error)
+    app.register_error_handler(OperationalError, handle_database_unavailable)
     app.register_error_handler(ValidationError, handle_validation_error)
     app.register_error_handler(HTTPException, handle_http_error)

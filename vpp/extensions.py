@@ -34,7 +34,9 @@ class VppApi(Api):
         pass
 
 
-db = SQLAlchemy(model_class=Base)
+# Objects keep what was written when their transaction commits: a response built
+# after the commit never reloads a row that a concurrent request deleted meanwhile.
+db = SQLAlchemy(model_class=Base, session_options={"expire_on_commit": False})
 migrate = Migrate(render_as_batch=True)
 csrf = CSRFProtect()
 login_manager = LoginManager()

@@ -1,6 +1,11 @@
-"""``/healthz`` for load balancers: the database answers and its schema is at the
-newest migration. 200 when both hold, 503 otherwise; never needs a login."""
+"""``/healthz`` for load balancers: the database answers, its schema is at the newest
+migration, and it takes a write (one row, ``health_probe``, committed: a read-only
+or full database fails here rather than on the next real write). 200 when all three
+hold, 503 otherwise; never needs a login."""
 
+from datetime import UTC, datetime
+
+import sqlalchemy as sa
 from alembic.config import Config
 from alembic.script import ScriptDirectory
 from flask import Blueprint, current_app
@@ -8,6 +13,7 @@ from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
 from vpp.extensions import db
+from vpp.models import HealthProbe
 
 bp = Blueprint("health", __name__)
 
@@ -34,4 +40,13 @@ def healthz():
     body = {"database": "ok", "migration": current, "expected_migration": head}
     if current != head:
         return {"status": "error", **body}, 503
-    return {"status": "ok", **body}, 200
+    try:
+        db.session.execute(
+            sa.update(HealthProbe).where(HealthProbe.id == 1).values(checked_at=datetime.now(UTC))
+        )
+        db.session.commit()
+    except SQLAlchemyError as exc:
+        db.session.rollback()
+        reason = str(getattr(exc, "orig", None) or exc.__class__.__name__).splitlines()[0]
+        return {"status": "error", **body, "database": f"not writable ({reason})"}, 503
+    return {"status": "ok", **body, "writable": True}, 200

@@ -157,7 +157,11 @@ class User(db.Model):
     (werkzeug's scrypt by default), never in clear."""
 
     __tablename__ = "app_user"  # "user" is reserved in PostgreSQL
-    __table_args__ = (sa.CheckConstraint(_one_of("role", ROLES), name="role_known"),)
+    __table_args__ = (
+        sa.CheckConstraint(_one_of("role", ROLES), name="role_known"),
+        # Never reused: nothing that names a deleted user may ever name another one.
+        {"sqlite_autoincrement": True},
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     username: Mapped[str] = mapped_column(sa.String(USERNAME_MAX_LENGTH), unique=True)
@@ -165,13 +169,20 @@ class User(db.Model):
     role: Mapped[str] = mapped_column(sa.String(10))
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=_utcnow)
 
-    # Flask-Login's user interface.
+    sessions: Mapped[list["UserSession"]] = relationship(
+        back_populates="user", cascade="all, delete-orphan", passive_deletes=True
+    )
+
+    # Flask-Login's user interface. What Flask-Login keeps in the cookie is not the
+    # user's id but the key of one ``UserSession`` (set when the session is started
+    # or loaded), so that ending that row ends the session, whatever the cookie says.
     is_active = True
     is_authenticated = True
     is_anonymous = False
+    session_key = None
 
-    def get_id(self) -> str:
-        return str(self.id)
+    def get_id(self) -> str | None:
+        return self.session_key
 
     @property
     def actor(self) -> str:
@@ -184,7 +195,10 @@ class ApiToken(db.Model):
     the token itself is shown once, when it is made."""
 
     __tablename__ = "api_token"
-    __table_args__ = (sa.CheckConstraint(_one_of("role", ROLES), name="role_known"),)
+    __table_args__ = (
+        sa.CheckConstraint(_one_of("role", ROLES), name="role_known"),
+        {"sqlite_autoincrement": True},
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(sa.String(100))
@@ -199,15 +213,46 @@ class ApiToken(db.Model):
         return f"token:{self.name} (#{self.id})"
 
 
-class LoginFailure(db.Model):
-    """A failed login, kept a while so that every worker can refuse a guesser."""
+class UserSession(db.Model):
+    """One login: the browser holds its key (in the signed session cookie), the
+    database a SHA-256 of it. The session ends when this row goes: at logout, when
+    the user's password changes or the user is deleted, or once it has expired
+    (idle too long, or older than the longest session allowed)."""
 
-    __tablename__ = "login_failure"
+    __tablename__ = "user_session"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    username: Mapped[str] = mapped_column(sa.String(USERNAME_MAX_LENGTH), index=True)
-    remote_addr: Mapped[str] = mapped_column(sa.String(64), index=True)
-    at: Mapped[datetime] = mapped_column(UtcDateTime, default=_utcnow, index=True)
+    key_hash: Mapped[str] = mapped_column(sa.String(64), unique=True)
+    user_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("app_user.id", ondelete="CASCADE"), index=True
+    )
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=_utcnow)
+    last_seen_at: Mapped[datetime] = mapped_column(UtcDateTime, default=_utcnow, index=True)
+
+    user: Mapped[User] = relationship(back_populates="sessions")
+
+
+class LoginThrottle(db.Model):
+    """Login attempts counted per key (``user:NAME`` or ``addr:IP``) in a window
+    that starts with the first attempt. The count is raised in one atomic upsert
+    *before* a password is checked, so that parallel guesses cannot all pass the
+    check before any of them is counted."""
+
+    __tablename__ = "login_throttle"
+
+    key: Mapped[str] = mapped_column(sa.String(80), primary_key=True)
+    attempts: Mapped[int] = mapped_column(sa.Integer)
+    window_start: Mapped[datetime] = mapped_column(UtcDateTime, index=True)
+
+
+class HealthProbe(db.Model):
+    """One row that ``/healthz`` writes, so that a database that answers but cannot
+    be written (read-only, disk full) is reported as unhealthy."""
+
+    __tablename__ = "health_probe"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    checked_at: Mapped[datetime] = mapped_column(UtcDateTime, default=_utcnow)
 
 
 class AuditEvent(db.Model):

@@ -1,7 +1,7 @@
 """HTTP hardening for every response: security headers, and the session cookie's
 flags (set in ``vpp.config``)."""
 
-from flask import Flask, Response, current_app
+from flask import Flask, Response, current_app, request
 
 from vpp.config import CHARTJS_CDN_URL
 
@@ -33,6 +33,10 @@ def add_security_headers(response: Response) -> Response:
     headers.setdefault("X-Content-Type-Options", "nosniff")
     headers.setdefault("X-Frame-Options", "DENY")
     headers.setdefault("Referrer-Policy", "same-origin")
+    if request.endpoint != "static":
+        # Pages and API answers hold fleet data, and some a secret shown once (a new
+        # token, a new password): no browser or proxy cache may keep them.
+        headers.setdefault("Cache-Control", "no-store")
     return response
 
 

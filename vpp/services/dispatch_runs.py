@@ -3,8 +3,15 @@ dispatches kept as history.
 
 Previews use a ``PreparedFleet`` cached per process and per fleet version (the
 ``fleet_version`` row that every plant write bumps in its own transaction), so a
-preview reads one integer from the database unless the fleet changed. Committing
-loads the fleet afresh, with names, in the same transaction that records it.
+preview reads one integer from the database unless the fleet changed.
+
+Committing first takes the fleet's write lock (``lock_fleet``: an UPDATE of the
+``fleet_version`` row, which every plant write also updates), then reads the fleet,
+solves and records, all in one transaction: no plant write can land between the
+read and the record, so a recorded dispatch is exactly the answer for the fleet as
+it was when it was recorded. Plant writes wait for it (at most the commit time
+limit plus the write; SQLite's busy timeout is 10 s).
+
 These functions change the session but **do not commit**: the door owns the
 transaction.
 """
@@ -25,7 +32,9 @@ from vpp.services.dispatch import REASON_DOWN, DispatchResult, PreparedFleet, Un
 CACHE_KEY = "vpp.prepared_fleet"
 # A preview answers within this time; a committed dispatch may search longer.
 PREVIEW_TIME_LIMIT_S = 2.0
-COMMIT_TIME_LIMIT_S = 10.0
+# The commit holds the fleet's write lock while it solves: keep it well inside
+# SQLite's 10 s busy timeout, which plant writes queued behind it wait for.
+COMMIT_TIME_LIMIT_S = 5.0
 
 _dispatch_request_schema = DispatchRequestSchema()
 UNIT_COLUMNS = (Plant.id, Plant.min_capacity, Plant.max_capacity, Plant.marginal_cost, Plant.status)
@@ -42,6 +51,20 @@ def fleet_version() -> int:
     return db.session.scalar(
         sa.select(FleetVersion.version).where(FleetVersion.id == FLEET_VERSION_ROW)
     )
+
+
+def lock_fleet() -> int:
+    """Take the fleet's write lock for the rest of the transaction and return the
+    fleet version under it. The lock is a write to the ``fleet_version`` row (of its
+    own value), which every plant write also updates: PostgreSQL's row lock, or
+    SQLite's one writer, then keeps plant writes out until this transaction ends,
+    and what it reads after this is the fleet as it stands. Does not commit."""
+    db.session.execute(
+        sa.update(FleetVersion)
+        .where(FleetVersion.id == FLEET_VERSION_ROW)
+        .values(version=FleetVersion.version)
+    )
+    return fleet_version()
 
 
 def prepared_fleet() -> PreparedFleet:
@@ -67,14 +90,16 @@ def preview_dispatch(demand: Any) -> DispatchResult:
 
 
 def commit_dispatch(demand: Any) -> Dispatch:
-    """Dispatch a demand and record it with every plant as it is now. Does not commit."""
+    """Dispatch a demand and record it with every plant as it is now, under the
+    fleet's write lock (``lock_fleet``): the record is the answer for the fleet as
+    it is when recorded. Does not commit."""
     demand_kw = validate_demand(demand)
+    lock_fleet()
     plants = db.session.execute(
         sa.select(*UNIT_COLUMNS, Plant.name, Plant.kind).order_by(Plant.id)
     ).all()
-    result = dispatch_demand(
-        (Unit(*row[:5]) for row in plants), demand_kw, time_limit_s=COMMIT_TIME_LIMIT_S
-    )
+    # Read under the lock, so the cache is for this very fleet.
+    result = dispatch_demand(prepared_fleet(), demand_kw, time_limit_s=COMMIT_TIME_LIMIT_S)
     record = Dispatch(
         demand=demand_kw,
         total_dispatched=result.total_dispatched_kw,

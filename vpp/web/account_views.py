@@ -3,8 +3,8 @@
 import math
 from urllib.parse import urlsplit
 
-from flask import Blueprint, flash, redirect, render_template, request, url_for
-from flask_login import login_user, logout_user
+from flask import Blueprint, flash, redirect, render_template, request, session, url_for
+from flask_login import current_user, login_user, logout_user
 
 from vpp.auth import authorize
 from vpp.domain import ROLE_ADMIN
@@ -33,11 +33,20 @@ def login():
     form = LoginForm()
     status = 200
     if form.validate_on_submit():
+        username = accounts.normalise_username(form.username.data)
+        address = request.remote_addr or "unknown"
+        # Counted (and committed) before the password is checked: parallel guesses
+        # cannot all slip under the limit.
         with transaction():
-            user = accounts.authenticate(
-                form.username.data, form.password.data, request.remote_addr or "unknown"
-            )
+            accounts.reserve_login_attempt(username, address)
+        user = accounts.verify_password(username, form.password.data)
         if user is not None:
+            with transaction():
+                accounts.forgive_login_attempt(username, address)
+                accounts.start_session(user)
+            # A new session from a clean slate: nothing planted before the login (a
+            # CSRF token, say) survives it.
+            session.clear()
             login_user(user)
             return redirect(_safe_next(request.args.get("next")))
         form.attach_errors({"_schema": ["Wrong username or password."]})
@@ -50,7 +59,10 @@ def login():
 @auth_bp.post("/logout")
 def logout():
     if ActionForm().validate_on_submit():
+        with transaction():
+            accounts.end_session(getattr(current_user, "session_key", None))
         logout_user()
+        session.clear()
         flash("Logged out.", "success")
     return redirect(url_for("auth.login"))
 

@@ -20,6 +20,7 @@ from vpp.errors import Conflict, VppError
 from vpp.routing import MAX_ID
 from vpp.schemas import MAX_PAGE
 from vpp.services import accounts, dispatch_runs, fleet
+from vpp.services.audit import current_actor
 from vpp.transactions import transaction
 from vpp.web.formatting import format_kw, format_number
 
@@ -186,17 +187,26 @@ def remove_command(plant_id: int) -> None:
 
 # A spreadsheet runs a cell that starts with one of these as a formula.
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+GUARD = "'"
+
+
+def _reads_as_guarded(text: str) -> bool:
+    """Would ``unguard_formula`` take a quote off ``text``? When it starts with the
+    guard followed by a formula character or another guard."""
+    return text.startswith(GUARD) and text[1:].startswith((*FORMULA_STARTS, GUARD))
 
 
 def guard_formula(text: str) -> str:
     """CSV export: a name such as ``=HYPERLINK(...)`` is written as ``'=HYPERLINK(...)``
-    so that a spreadsheet shows it as text instead of running it."""
-    return "'" + text if text.startswith(FORMULA_STARTS) else text
+    so that a spreadsheet shows it as text instead of running it. A name that itself
+    reads as guarded (``'=x``, ``''x``) gets one more quote, so that import gives it
+    back unchanged; ``'s-Hertogenbosch`` is written as it is."""
+    return GUARD + text if text.startswith(FORMULA_STARTS) or _reads_as_guarded(text) else text
 
 
 def unguard_formula(text: str) -> str:
-    """CSV import: undo ``guard_formula``, so that export then import round-trips."""
-    return text[1:] if text.startswith("'") and text[1:].startswith(FORMULA_STARTS) else text
+    """CSV import: undo ``guard_formula`` (export then import gives every name back)."""
+    return text[1:] if _reads_as_guarded(text) else text
 
 
 @plants_cli.command("export")
@@ -222,10 +232,18 @@ def import_command(file) -> None:
     reported with its line number and nothing is added."""
     try:
         reader = csv.DictReader(file)
-        rows = [
-            {key: value for key, value in row.items() if key not in (None, "") and value != ""}
-            for row in reader
-        ]
+        rows = []
+        for row in reader:
+            header = len(reader.fieldnames or [])
+            if None in row or None in row.values():  # beyond the header, or short of it
+                found = header + len(row.get(None, ())) - list(row.values()).count(None)
+                raise click.ClickException(
+                    f"{file.name}: line {reader.line_num} has {found} fields where the "
+                    f"header has {header}; nothing imported."
+                )
+            rows.append(
+                {key: value for key, value in row.items() if key and value not in ("", None)}
+            )
         for row in rows:
             if isinstance(row.get("name"), str):
                 row["name"] = unguard_formula(row["name"])
@@ -276,7 +294,7 @@ def dispatch_command(demand: str, preview: bool, as_json: bool) -> None:
     """Dispatch DEMAND kW across the fleet, record it in the history (unless
     --preview) and print the allocation with the reason for each plant."""
     if preview:
-        result = dispatch_runs.preview_dispatch(demand)
+        result = dispatch_runs.preview_dispatch(demand, current_actor())
         if as_json:
             click.echo(json.dumps(dispatch_runs.result_as_dict(result), indent=2))
             return
@@ -456,8 +474,6 @@ tokens_cli = VppGroup("tokens", help="Bearer tokens for the JSON API.")
 @click.option("--role", type=click.Choice(ROLES), default=ROLE_VIEWER, show_default=True)
 def tokens_create_command(name: str, role: str) -> None:
     """Create an API token called NAME; prints the token on the last line (once)."""
-    from vpp.services.audit import current_actor
-
     with transaction():
         token, raw = accounts.create_token(name, role, created_by=current_actor())
     click.echo(f"Created {token.role} token {token.id} ({token.name}); it is shown only now:")

@@ -54,6 +54,10 @@ class Forbidden(VppError):
 class TooManyRequests(VppError):
     status_code = 429
 
+    def __init__(self, message: str, retry_after_s: int | None = None):
+        super().__init__(message)
+        self.retry_after_s = retry_after_s
+
 
 class Conflict(VppError):
     """The write would break a uniqueness rule (a duplicate plant name)."""
@@ -91,6 +95,8 @@ def handle_vpp_error(error: VppError):
     response = _error_response(error.status_code, error.message, error.fields)
     if isinstance(error, Unauthorized):
         return (*response, {"WWW-Authenticate": 'Bearer realm="vpp"'})
+    if isinstance(error, TooManyRequests) and error.retry_after_s is not None:
+        return (*response, {"Retry-After": str(error.retry_after_s)})
     return response
 
 

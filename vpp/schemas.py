@@ -6,6 +6,7 @@ so a rule such as ``min_capacity <= max_capacity`` lives in exactly one place.
 """
 
 import math
+import re
 import unicodedata
 
 from marshmallow import (
@@ -29,10 +30,18 @@ from vpp.domain import (
     USERNAME_MAX_LENGTH,
 )
 
+# What a number may look like when it comes as text: ASCII digits, an optional sign,
+# point and exponent. Python's float() and int() also take "1_000", "١٠" (Arabic-
+# Indic digits) and "５" (full width); a field rule must not.
+DECIMAL_TEXT = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
+WHOLE_NUMBER_TEXT = re.compile(r"[+-]?[0-9]+")
+NOT_FINITE_WORDS = frozenset({"nan", "inf", "infinity"})
+
 
 class FiniteFloat(fields.Float):
     """A float that must be finite: NaN, Infinity and overflowing literals such as
-    ``1e309`` are rejected, and so are booleans (JSON ``true`` is not a number)."""
+    ``1e309`` are rejected, and so are booleans (JSON ``true`` is not a number) and
+    text that is not a plain decimal number (``DECIMAL_TEXT``)."""
 
     default_error_messages = {
         "special": "Must be a finite number (NaN and Infinity are not allowed).",
@@ -47,10 +56,30 @@ class FiniteFloat(fields.Float):
             raise self.make_error("invalid")
         if isinstance(value, str):
             value = value.strip()
+            if value.lstrip("+-").lower() in NOT_FINITE_WORDS:
+                raise self.make_error("special")
+            if not DECIMAL_TEXT.fullmatch(value):
+                raise self.make_error("invalid")
         result = super()._deserialize(value, attr, data, **kwargs)
         if result is not None and not math.isfinite(result):
             raise self.make_error("special")
         return result
+
+
+class WholeNumber(fields.Integer):
+    """An integer, as a JSON integer or plain ASCII digits: never ``true``, never a
+    fraction silently cut (``1.5`` is not version 1), never "1_000"."""
+
+    default_error_messages = {"invalid": "Must be a whole number."}
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        if isinstance(value, bool):
+            raise self.make_error("invalid")
+        if isinstance(value, float) and not value.is_integer():
+            raise self.make_error("invalid")
+        if isinstance(value, str) and not WHOLE_NUMBER_TEXT.fullmatch(value.strip()):
+            raise self.make_error("invalid")
+        return super()._deserialize(value, attr, data, **kwargs)
 
 
 def check_capacity_bounds(min_capacity: float, max_capacity: float) -> None:
@@ -69,6 +98,8 @@ def check_capacity_bounds(min_capacity: float, max_capacity: float) -> None:
 # Bounds that keep sums finite: a million plants at the largest capacity still add
 # up to 1e15 kW, and cost x output to 1e21, far from float overflow.
 MAX_CAPACITY_KW = 1e9
+# A demand no fleet could meet past this (a million plants at the largest capacity).
+MAX_DEMAND_KW = 1e15
 # Far past any history, and small enough that page x size stays a database integer.
 MAX_PAGE = 1_000_000
 MAX_ABS_COST = 1e6
@@ -158,7 +189,7 @@ class PlantPatchSchema(PlantSchema):
     class Meta(PlantSchema.Meta):
         pass
 
-    version = fields.Integer(
+    version = WholeNumber(
         validate=validate.Range(min=1),
         metadata={
             "description": "The version the change was made from: if the plant has "
@@ -176,8 +207,8 @@ class DispatchRequestSchema(Schema):
 
     demand = FiniteFloat(
         required=True,
-        validate=validate.Range(min=0, min_inclusive=False),
-        metadata={"description": "Requested power, kW, > 0."},
+        validate=validate.Range(min=0, min_inclusive=False, max=MAX_DEMAND_KW),
+        metadata={"description": "Requested power, kW, > 0 (at most 1e15)."},
     )
 
 
@@ -270,8 +301,8 @@ class PageQuerySchema(Schema):
     class Meta:
         unknown = RAISE
 
-    page = fields.Integer(load_default=1, validate=validate.Range(min=1, max=MAX_PAGE))
-    per_page = fields.Integer(load_default=20, validate=validate.Range(min=1, max=100))
+    page = WholeNumber(load_default=1, validate=validate.Range(min=1, max=MAX_PAGE))
+    per_page = WholeNumber(load_default=20, validate=validate.Range(min=1, max=100))
 
 
 class StatusBreakdownSchema(Schema):

@@ -1,6 +1,8 @@
 """HTTP hardening for every response: security headers, and the session cookie's
 flags (set in ``vpp.config``)."""
 
+import io
+
 from flask import Flask, Response, current_app, request
 
 from vpp.config import CHARTJS_CDN_URL
@@ -40,8 +42,39 @@ def add_security_headers(response: Response) -> Response:
     return response
 
 
+class BoundedChunkedBody:
+    """WSGI middleware: a body sent without ``Content-Length`` (chunked) is read here,
+    up to one byte past ``MAX_CONTENT_LENGTH``. Werkzeug would otherwise hand the
+    app the first ``MAX_CONTENT_LENGTH`` bytes as if they were all (a 3 MB body
+    with trailing spaces parsed as valid JSON). A body within the limit is passed on
+    with its length; a longer one is passed on as "that long, unread", which the
+    app refuses with 413 like any body whose declared length is too large."""
+
+    def __init__(self, wsgi_app, limit: int):
+        self.wsgi_app = wsgi_app
+        self.limit = limit
+
+    def __call__(self, environ, start_response):
+        if environ.get("wsgi.input_terminated") and not environ.get("CONTENT_LENGTH"):
+            stream = environ["wsgi.input"]
+            chunks, size = [], 0
+            while size <= self.limit:
+                chunk = stream.read(min(65536, self.limit + 1 - size))
+                if not chunk:
+                    break
+                chunks.append(chunk)
+                size += len(chunk)
+            body = b"".join(chunks) if size <= self.limit else b""
+            environ["wsgi.input"] = io.BytesIO(body)
+            environ["CONTENT_LENGTH"] = str(size)
+            # De-chunked now: werkzeug ignores the length of a body still marked chunked.
+            environ.pop("HTTP_TRANSFER_ENCODING", None)
+        return self.wsgi_app(environ, start_response)
+
+
 def register_security(app: Flask) -> None:
     app.after_request(add_security_headers)
+    app.wsgi_app = BoundedChunkedBody(app.wsgi_app, app.config["MAX_CONTENT_LENGTH"])
     proxies = app.config["TRUSTED_PROXIES"]
     if proxies:
         # Behind a reverse proxy: trust its X-Forwarded-For/-Proto/-Host, so that

@@ -2,8 +2,24 @@
 marshmallow schemas that validate the requests (``/api/openapi.json``)."""
 
 from flask import Flask
+from marshmallow import validate
 
 from vpp.extensions import api, csrf
+
+
+def range_exclusivity(_converter, field, **_kwargs) -> dict:
+    """apispec writes a ``Range`` validator's bounds as ``minimum``/``maximum`` only;
+    a bound that excludes its value (capacities and demand are > 0) also needs
+    OpenAPI 3.0's ``exclusiveMinimum: true`` (or ``exclusiveMaximum``), or the
+    document promises that 0 is accepted."""
+    extra = {}
+    for validator in field.validators:
+        if isinstance(validator, validate.Range):
+            if validator.min is not None and not validator.min_inclusive:
+                extra["exclusiveMinimum"] = True
+            if validator.max is not None and not validator.max_inclusive:
+                extra["exclusiveMaximum"] = True
+    return extra
 
 
 def register_api(app: Flask) -> None:
@@ -13,6 +29,7 @@ def register_api(app: Flask) -> None:
     from vpp.api.fleet import blp as fleet_blp
     from vpp.api.plants import blp as plants_blp
 
+    api.ma_plugin.converter.add_attribute_function(range_exclusivity)
     for blueprint in (plants_blp, fleet_blp, dispatches_blp, audit_blp):
         csrf.exempt(blueprint)  # JSON only: see vpp.api.common.require_json_object_body
         api.register_blueprint(blueprint)

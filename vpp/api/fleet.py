@@ -3,6 +3,7 @@
 from flask import jsonify
 
 from vpp.api.common import api_blueprint
+from vpp.auth import current_principal
 from vpp.schemas import AggregateSchema, DispatchRequestSchema, DispatchResultSchema, ErrorSchema
 from vpp.services import dispatch_runs, fleet
 
@@ -28,12 +29,19 @@ def aggregate():
 @blp.arguments(DispatchRequestSchema)
 @blp.response(200, DispatchResultSchema)
 @blp.alt_response(400, schema=ErrorSchema, description="Malformed body or content type.")
+@blp.alt_response(
+    429,
+    schema=ErrorSchema,
+    description="This caller has used its solver time for previews (Retry-After says "
+    "when to come back).",
+)
 def dispatch(request_data):
     """Dispatch a demand (kW) across the fleet, without recording it (a preview; POST
     to ``/api/dispatches/`` to commit one). Every plant that is not down gets 0 or
     an output within its [min_capacity, max_capacity]; the total never exceeds the
     demand; among such answers the most kW, then the least cost, then the fewest
     start-ups."""
-    result = dispatch_runs.preview_dispatch(request_data["demand"])
+    caller = current_principal().actor
+    result = dispatch_runs.preview_dispatch(request_data["demand"], caller)
     # A Response skips the schema's serialisation: allocations can be 100,000 long.
     return jsonify(dispatch_runs.result_as_dict(result))

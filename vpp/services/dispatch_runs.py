@@ -16,17 +16,19 @@ These functions change the session but **do not commit**: the door owns the
 transaction.
 """
 
+import math
 from typing import Any
 
 import sqlalchemy as sa
 from flask import current_app
 from marshmallow import ValidationError
 
-from vpp.errors import InvalidInput, NotFound
+from vpp.errors import InvalidInput, NotFound, TooManyRequests
 from vpp.extensions import db
 from vpp.models import FLEET_VERSION_ROW, Dispatch, DispatchAllocation, FleetVersion, Plant
 from vpp.schemas import DispatchRequestSchema
 from vpp.services import audit, pages
+from vpp.services.compute_budget import ComputeBudget
 from vpp.services.dispatch import REASON_DOWN, DispatchResult, PreparedFleet, Unit, dispatch_demand
 
 CACHE_KEY = "vpp.prepared_fleet"
@@ -82,11 +84,36 @@ def prepared_fleet() -> PreparedFleet:
     return prepared
 
 
-def preview_dispatch(demand: Any) -> DispatchResult:
-    """Dispatch a demand (kW) across the current fleet without recording it."""
-    return dispatch_demand(
-        prepared_fleet(), validate_demand(demand), time_limit_s=PREVIEW_TIME_LIMIT_S
+BUDGET_KEY = "vpp.preview_budget"
+
+
+def _preview_budget() -> ComputeBudget:
+    budget = current_app.extensions.get(BUDGET_KEY)
+    if budget is None:
+        budget = ComputeBudget(current_app.config["PREVIEW_BUDGET_S_PER_MIN"])
+        current_app.extensions[BUDGET_KEY] = budget
+    return budget
+
+
+def preview_dispatch(demand: Any, caller: str) -> DispatchResult:
+    """Dispatch a demand (kW) across the current fleet without recording it, on
+    ``caller``'s solver budget (``vpp.services.compute_budget``): the search may use
+    at most what is left of it, and ``TooManyRequests`` says when to come back if
+    nothing is."""
+    demand_kw = validate_demand(demand)
+    budget = _preview_budget()
+    left = budget.available(caller)
+    if left <= 0:
+        wait = max(1, math.ceil(budget.wait_s(caller)))
+        raise TooManyRequests(
+            f"{caller} has used its solver time for dispatch previews; try again in {wait} s.",
+            retry_after_s=wait,
+        )
+    result = dispatch_demand(
+        prepared_fleet(), demand_kw, time_limit_s=min(PREVIEW_TIME_LIMIT_S, left)
     )
+    budget.charge(caller, result.solve_time_s)
+    return result
 
 
 def commit_dispatch(demand: Any) -> Dispatch:

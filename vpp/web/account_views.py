@@ -9,6 +9,7 @@ from flask_login import current_user, login_user, logout_user
 from vpp.auth import authorize
 from vpp.domain import ROLE_ADMIN
 from vpp.errors import Conflict, InvalidInput, NotFound
+from vpp.routing import query_whole_number
 from vpp.schemas import MAX_PAGE
 from vpp.services import accounts, audit
 from vpp.transactions import transaction
@@ -181,7 +182,7 @@ def revoke_token(token_id: int):
 
 @admin_bp.get("/audit")
 def audit_log():
-    page = min(max(request.args.get("page", default=1, type=int), 1), MAX_PAGE)
+    page = query_whole_number(request.args.get("page"), 1, MAX_PAGE) or 1
     items, total = audit.list_events(page, AUDIT_PAGE_SIZE)
     return render_template(
         "admin_audit.html",

@@ -10,8 +10,9 @@ from flask import Blueprint, current_app, flash, redirect, render_template, requ
 from vpp.auth import authorize
 from vpp.config import CHARTJS_CDN_INTEGRITY, CHARTJS_CDN_URL
 from vpp.domain import PLANT_STATUSES, REASON_CODES, ROLE_OPERATOR
-from vpp.errors import Conflict, InvalidInput
+from vpp.errors import Conflict, InvalidInput, NotFound
 from vpp.models import Dispatch
+from vpp.routing import MAX_ID, query_whole_number
 from vpp.schemas import MAX_PAGE
 from vpp.services import dispatch_runs, fleet
 from vpp.transactions import transaction
@@ -112,8 +113,11 @@ def _render_dashboard(
 @bp.get("/")
 def dashboard():
     shown = None
-    dispatch_id = request.args.get("dispatch", type=int)
-    if dispatch_id is not None:
+    asked = request.args.get("dispatch")
+    if asked is not None:
+        dispatch_id = query_whole_number(asked, 1, MAX_ID)
+        if dispatch_id is None:
+            raise NotFound(f"No dispatch with id {asked[:40]!r}.")
         shown = dispatch_runs.get_dispatch(dispatch_id)
     return _render_dashboard(shown=shown)
 
@@ -185,7 +189,7 @@ def dispatch():
 
 @bp.get("/dispatches")
 def dispatch_history():
-    page = min(max(request.args.get("page", default=1, type=int), 1), MAX_PAGE)
+    page = query_whole_number(request.args.get("page"), 1, MAX_PAGE) or 1
     items, total = dispatch_runs.list_dispatches(page, HISTORY_PAGE_SIZE)
     return render_template(
         "dispatches.html",

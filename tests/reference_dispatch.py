@@ -2,35 +2,50 @@
 the textbook MILP (one binary per unit) solved by HiGHS. Slow and obviously right."""
 
 import itertools
+from fractions import Fraction
 
 import highspy
 import numpy as np
 
-from vpp.services.dispatch import Unit, _better, rounding_kw
+from vpp.services.dispatch import Unit
+
+
+def _outcome(chosen: list[Unit], demand: Fraction) -> tuple[Fraction, Fraction, int] | None:
+    """(dispatched kW, cost in currency x kW / MWh, start-ups) of switching on exactly
+    ``chosen``, in exact arithmetic: each at its minimum, the rest cheapest first up
+    to the demand. None when their minimums do not fit the demand."""
+    floor = sum((Fraction(u.min_kw) for u in chosen), Fraction(0))
+    if floor > demand:
+        return None
+    dispatched = min(demand, sum((Fraction(u.max_kw) for u in chosen), Fraction(0)))
+    cost = sum((Fraction(u.cost) * Fraction(u.min_kw) for u in chosen), Fraction(0))
+    remaining = dispatched - floor
+    for unit in sorted(chosen, key=lambda u: u.cost):
+        take = min(Fraction(unit.max_kw) - Fraction(unit.min_kw), remaining)
+        cost += Fraction(unit.cost) * take
+        remaining -= take
+    return dispatched, cost, sum(u.status == "idle" for u in chosen)
 
 
 def brute_force(units: list[Unit], demand: float) -> tuple[float, float, int]:
-    """The best (dispatched kW, cost per hour, start-ups) over all on/off sets,
-    by DESIGN.md's order: most dispatched, then cheapest, then fewest start-ups."""
+    """The best (dispatched kW, cost per hour, start-ups) over all on/off sets, by
+    DESIGN.md's order, compared exactly (``Fraction``): most dispatched, then
+    cheapest, then fewest start-ups. Written apart from the module: it shares no code
+    with it. (The module's rule against a start-up for the last microwatt comes after
+    this order; the tests check it against these figures.)"""
     available = [u for u in units if u.status != "down" and u.max_kw > 0]
-    best = (0.0, 0.0, 0)
+    exact_demand = Fraction(demand)
+    best = (Fraction(0), Fraction(0), 0)
     for on in itertools.product((False, True), repeat=len(available)):
         chosen = [u for u, is_on in zip(available, on, strict=True) if is_on]
-        floor = sum(u.min_kw for u in chosen)
-        if floor > demand + rounding_kw(demand):  # never over-dispatch
-            continue
-        dispatched = min(demand, sum(u.max_kw for u in chosen))
-        cost = sum(u.cost * u.min_kw for u in chosen)
-        remaining = dispatched - floor
-        for unit in sorted(chosen, key=lambda u: u.cost):
-            take = min(unit.max_kw - unit.min_kw, max(remaining, 0.0))
-            cost += unit.cost * take
-            remaining -= take
-        # Compared in currency x kW / MWh, as the algorithm compares them.
-        candidate = (dispatched, cost, sum(u.status == "idle" for u in chosen))
-        if _better(candidate, best):
-            best = candidate
-    return best[0], best[1] / 1000.0, best[2]
+        outcome = _outcome(chosen, exact_demand)
+        if outcome is not None and (outcome[0], -outcome[1], -outcome[2]) > (
+            best[0],
+            -best[1],
+            -best[2],
+        ):
+            best = outcome
+    return float(best[0]), float(best[1] / 1000), best[2]
 
 
 def milp(

@@ -7,6 +7,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tests.reference_dispatch import brute_force, milp
+from tests.test_dispatch_exact import assert_no_worse_than_the_exact_optimum
 from vpp.domain import PLANT_STATUSES, TOLERANCE_KW
 from vpp.services.dispatch import PreparedFleet, Unit, dispatch_demand
 
@@ -195,10 +196,7 @@ def test_equals_brute_force_over_every_on_off_set(data, units):
     result = dispatch_demand(units, demand)
     assert_feasible(units, demand, result)
     assert result.optimal
-    best_kw, best_cost, best_startups = brute_force(units, demand)
-    assert result.total_dispatched_kw == pytest.approx(best_kw, abs=1e-6)
-    assert result.total_cost_per_h == pytest.approx(best_cost, rel=1e-7, abs=1e-7)
-    assert result.startups == best_startups
+    assert_no_worse_than_the_exact_optimum(units, result, *brute_force(units, demand))
 
 
 def random_fleet(rng, size: int, min_share=(0.0, 0.9), cost_levels: int | None = None):

@@ -7,16 +7,37 @@ from anywhere but the arguments, so it can be tested and benchmarked on its own.
 The problem (DESIGN.md, "Dispatch — the rules")
 ------------------------------------------------
 Every unit that is not down gets 0 or an output in ``[min_kw, max_kw]``; the total
-never exceeds the demand. Among such allocations the answer is the best by, in turn:
+never exceeds the demand ``D``. A choice of units to switch on, ``S``, is possible
+when their minimums fit, ``sum(min) <= D``; it then dispatches ``d(S) = min(D,
+sum(max))``: every unit at its minimum and the rest filled cheapest first. Among
+possible choices the answer is the best by, in turn:
 
-1. the largest total dispatched (1e-6 kW tolerance);
-2. the lowest cost, sum of ``cost x output`` (a relative tolerance of 1e-9 absorbs
-   floating-point noise, nothing more);
-3. the fewest start-ups: units switched on that were ``idle`` (running units first);
-4. then lower ids: remaining ties are broken deterministically, output going to
-   lower ids first within the fill order below.
+1. the most kW dispatched;
+2. the lowest cost, sum of ``cost x output``;
+3. the fewest start-ups: units switched on that were ``idle``;
+4. then lower ids: output goes to lower ids first within the fill order (cost,
+   running before idle, larger idle units first, id).
+
+All four are compared exactly (see below: there is no floating-point noise to
+forgive). Then one rule, **no start-up for the last microwatt**: while an idle unit
+that the answer switches on could stay off at a loss of at most ``TOLERANCE_KW``
+(1e-6 kW) of dispatch in all and at no higher cost, it stays off (the one that
+saves the most cost first, then the highest id). Five idle 1-8 kW units for a
+demand of 32.0000001 kW: four run at 8 kW, the fifth is not started for 1e-7 kW.
 
 The same input (in any order) always gives the same answer.
+
+Exact arithmetic
+----------------
+Every kW figure is a float, that is a fraction ``m / 2**k``; the search multiplies
+all of them (minimums, maximums, the demand, the tolerance) by one power of two so
+that they become Python integers, and costs likewise. Sums, comparisons and the
+fill are then exact at every magnitude: a residual of 0.5 kW on a 1e9 kW unit is
+not lost, two minimums of 0.1 and 0.2 kW do not "fit" a demand of 0.3 (their float
+sum is above it), and a demand of 1e13 kW does not make 10 kW look like rounding.
+Outputs go back to floats at the end, rounded towards zero where a value has no
+exact float, so that the float outputs never add up to more than the demand
+(``math.fsum`` of them is the reported total).
 
 The algorithm: exact branch and bound on merit-order relaxations
 ----------------------------------------------------------------
@@ -32,20 +53,18 @@ model exactly with a search whose every step is cheap:
 * **The relaxation is a merit order.** With the on/off decisions relaxed, a group
   with ``k`` in ``[kmin, kmax]`` must produce ``kmin*min`` and may produce up to
   ``kmax*max``. Minimising (cost, start-ups) lexicographically under one sum
-  constraint is then solved exactly by filling capacity cheapest first: sorted by
-  cost, then start-ups per kW (0 for running units and for the part of a group
-  already forced on, ``1/max`` for idle ones), then id. Prefix sums over the
-  groups sorted once make each relaxation O(d log n) for d groups fixed so far.
+  constraint is then solved exactly by filling capacity in the fill order above
+  (a group's forced-on headroom costs no start-up). Prefix sums over the groups
+  sorted once make each relaxation O(d log n) for d groups fixed so far.
 * **Only the marginal group can be wrong.** In a merit-order fill every group is
   full or empty except the one where the fill stops. If that group's output ``x``
-  fits no whole number of units (``x`` below its minimum, say), the search
-  branches on it: at most ``floor(x/min)`` units on, or at least one more. If the
-  output is feasible but a different count could save a start-up, it branches on
-  the count. Otherwise the relaxation's own allocation is feasible and, being a
-  lower bound, optimal for that branch.
+  fits no whole number of units (``x`` below ``k*min`` for the fewest ``k`` units
+  that can carry it), the search branches on it: at most ``floor(x/min)`` units
+  on, or at least one more. Otherwise the relaxation's own allocation is feasible
+  and, being a lower bound, optimal for that branch (with exact arithmetic the
+  fewest whole units that carry ``x`` are the relaxation's start-ups rounded up).
 * **Depth first, more units on first, pruned by the bound**: a branch whose
-  relaxation cannot beat the best allocation found so far (tiers 1-3 above) is
-  dropped. When the search ends, the best allocation found is proven optimal.
+  relaxation cannot beat the best allocation found so far is dropped.
 
 The search is exact, not a heuristic; ``time_limit_s`` and ``node_limit`` bound it
 anyway, and a result found when a limit stopped the search says so
@@ -58,6 +77,7 @@ import time
 from bisect import bisect_left
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from fractions import Fraction
 from itertools import accumulate
 
 import numpy as np
@@ -65,7 +85,6 @@ import numpy as np
 from vpp.domain import STATUS_DOWN, STATUS_IDLE, STATUS_RUNNING, TOLERANCE_KW
 
 STRATEGY = "exact-branch-and-bound"
-COST_RELATIVE_TOLERANCE = 1e-9
 
 # Why each unit got what it got (vpp.domain.REASON_CODES has them in words).
 REASON_DOWN = "down"
@@ -117,6 +136,47 @@ class DispatchResult:
         return {unit_id: code for code, ids in self.reasons.items() for unit_id in ids}
 
 
+# --- exact arithmetic ---------------------------------------------------------------
+
+
+def binary_places(value: float) -> int:
+    """How many binary places ``value`` has after the point: ``value * 2**places``
+    is a whole number."""
+    return value.as_integer_ratio()[1].bit_length() - 1
+
+
+@dataclass(frozen=True, slots=True)
+class _Exact:
+    """kW as whole numbers of ``2**-kw_places`` kW, costs of ``2**-cost_places``."""
+
+    kw_places: int
+    cost_places: int
+
+    def kw(self, value: float) -> int:
+        numerator, denominator = value.as_integer_ratio()
+        return numerator * ((1 << self.kw_places) // denominator)
+
+    def cost(self, value: float) -> int:
+        numerator, denominator = value.as_integer_ratio()
+        return numerator * ((1 << self.cost_places) // denominator)
+
+    def kw_float_down(self, value: int) -> float:
+        """The float nearest ``value`` (>= 0) that is not above it."""
+        result = value / (1 << self.kw_places)
+        if self.kw(result) > value:
+            result = math.nextafter(result, 0.0)
+        return result
+
+
+def _better(a: tuple[int, int, int], b: tuple[int, int, int]) -> bool:
+    """Is objective ``a`` = (kW, cost, start-ups), exact integers, strictly better
+    than ``b``? More kW; then cheaper; then fewer start-ups."""
+    return (a[0], -a[1], -a[2]) > (b[0], -b[1], -b[2])
+
+
+# --- the fleet, prepared ------------------------------------------------------------
+
+
 @dataclass(slots=True)
 class _Group:
     """Identical units: same bounds, cost and status. ``ids`` sorted ascending."""
@@ -127,14 +187,13 @@ class _Group:
     idle: bool
     ids: list[int]
     count: int = field(init=False)
-    # Start-ups per kW when more of this group must be switched on.
-    startup_rate: float = field(init=False)
-    key: tuple[float, float, int] = field(init=False)
+    # The fill order: cheapest, running before idle, larger idle units first (fewer
+    # start-ups per kW), lowest id.
+    key: tuple[float, bool, float, int] = field(init=False)
 
     def __post_init__(self) -> None:
         self.count = len(self.ids)
-        self.startup_rate = 1.0 / self.max_kw if self.idle else 0.0
-        self.key = (self.cost, self.startup_rate, self.ids[0])
+        self.key = (self.cost, self.idle, -self.max_kw if self.idle else 0.0, self.ids[0])
 
 
 def _check_unit(unit: Unit) -> None:
@@ -149,7 +208,7 @@ def _check_unit(unit: Unit) -> None:
 
 class PreparedFleet:
     """The demand-independent part of a dispatch: units checked, down units set
-    aside, identical units grouped, groups in merit order with their prefix sums.
+    aside, identical units grouped, groups in fill order, their exact prefix sums.
     Build one per fleet version and reuse it for every demand."""
 
     __slots__ = (
@@ -158,6 +217,8 @@ class PreparedFleet:
         "units",
         "available_ids",
         "idle_zero_ids",
+        "kw_places",
+        "cost_places",
         "_merit",
         "_arrays",
     )
@@ -187,20 +248,29 @@ class PreparedFleet:
         self.idle_zero_ids.sort()
         down = set(self.down_ids)
         self.available_ids = sorted(i for i in self.units if i not in down)
-        self._merit: _MeritOrder | None = None
+        self.kw_places = max(
+            [binary_places(TOLERANCE_KW)]
+            + [binary_places(v) for g in self.groups for v in (g.min_kw, g.max_kw)]
+        )
+        self.cost_places = max([0] + [binary_places(g.cost) for g in self.groups])
+        self._merit: dict[int, _MeritOrder] = {}
         self._arrays: _FleetArrays | None = None
 
-    def merit_order(self, demand_kw: float) -> "_MeritOrder":
-        """The groups that may be switched on for ``demand_kw``, with prefix sums:
-        computed once for the whole fleet, and afresh only when some unit's minimum
-        is above the demand (such a unit can never be on)."""
-        limit = demand_kw + rounding_kw(demand_kw)
-        if self._merit is None:
-            self._merit = _MeritOrder(self.groups, np.arange(len(self.groups)))
-        if self._merit.largest_min_kw <= limit:
-            return self._merit
-        positions = np.flatnonzero(self.arrays().min_kw <= limit)
-        return _MeritOrder([self.groups[i] for i in positions], positions)
+    def exact_for(self, demand_kw: float) -> _Exact:
+        return _Exact(max(self.kw_places, binary_places(demand_kw)), self.cost_places)
+
+    def merit_order(self, demand_kw: float, exact: _Exact) -> "_MeritOrder":
+        """The groups that may be switched on for ``demand_kw``, with exact prefix
+        sums: computed once for the whole fleet, and afresh only when some unit's
+        minimum is above the demand (such a unit can never be on)."""
+        whole = self._merit.get(exact.kw_places)
+        if whole is None:
+            whole = _MeritOrder(self.groups, np.arange(len(self.groups)), exact)
+            self._merit[exact.kw_places] = whole
+        if whole.largest_min_kw <= demand_kw:
+            return whole
+        positions = np.flatnonzero(self.arrays().min_kw <= demand_kw)
+        return _MeritOrder([self.groups[i] for i in positions], positions, exact)
 
     def arrays(self) -> "_FleetArrays":
         if self._arrays is None:
@@ -224,18 +294,29 @@ class _FleetArrays:
         # Units with no capacity sit after the groups; ``to_id_order`` sorts by id.
         self.to_id_order = np.argsort(np.array(laid_out, dtype=np.int64), kind="stable")
         self.ids = np.array(prepared.available_ids, dtype=np.int64)
-        self.zero_units = len(prepared.idle_zero_ids)
-        unit_cost = np.concatenate([np.repeat(self.cost, self.count), np.zeros(self.zero_units)])
-        self.unit_cost = unit_cost[self.to_id_order]
+        zero = len(prepared.idle_zero_ids)
+        self.zero_units = zero
+
+        def per_unit(values: np.ndarray, filler) -> np.ndarray:
+            laid = np.concatenate([np.repeat(values, self.count), np.full(zero, filler)])
+            return laid[self.to_id_order]
+
+        self.unit_cost = per_unit(self.cost, 0.0)
+        self.unit_min = per_unit(self.min_kw, 0.0)
+        self.unit_max = per_unit(self.max_kw, 0.0)
+        self.unit_idle = per_unit(self.idle, False).astype(bool)
 
 
 class _MeritOrder:
-    """Groups in merit order and prefix sums of their capacity (kW), cost and
-    start-ups: what every relaxation reads."""
+    """Groups in fill order with exact integer figures and prefix sums of their
+    capacity, cost and start-ups: what every relaxation reads."""
 
     __slots__ = (
         "groups",
         "positions",
+        "low",
+        "high",
+        "cost",
         "cum_cap",
         "cum_cost",
         "cum_starts",
@@ -243,52 +324,38 @@ class _MeritOrder:
         "largest_min_kw",
     )
 
-    def __init__(self, groups: list[_Group], positions: "np.ndarray"):
+    def __init__(self, groups: list[_Group], positions: np.ndarray, exact: _Exact):
         self.groups = groups
         self.positions = positions  # each group's index in PreparedFleet.groups
-        caps = [g.count * g.max_kw for g in groups]
-        self.cum_cap = [0.0, *accumulate(caps)]
-        self.cum_cost = [
-            0.0,
-            *accumulate(g.cost * cap for g, cap in zip(groups, caps, strict=True)),
-        ]
-        self.cum_starts = [0.0, *accumulate(float(g.count) if g.idle else 0.0 for g in groups)]
+        self.high = [exact.kw(g.max_kw) for g in groups]
+        self.low = [exact.kw(g.min_kw) for g in groups]
+        self.cost = [exact.cost(g.cost) for g in groups]
+        caps = [g.count * high for g, high in zip(groups, self.high, strict=True)]
+        self.cum_cap = [0, *accumulate(caps)]
+        self.cum_cost = [0, *accumulate(c * cap for c, cap in zip(self.cost, caps, strict=True))]
+        self.cum_starts = [0, *accumulate(g.count if g.idle else 0 for g in groups)]
         self.keys = [g.key for g in groups]
         self.largest_min_kw = max((g.min_kw for g in groups), default=0.0)
 
 
-def rounding_kw(demand_kw: float) -> float:
-    return 1e-12 * max(1.0, demand_kw)
-
-
-def _is_number(value: object) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool)
-
-
-def _better(a: tuple[float, float, float], b: tuple[float, float, float]) -> bool:
-    """Is objective ``a`` = (dispatched kW, cost, start-ups) strictly better than ``b``?"""
-    if a[0] > b[0] + TOLERANCE_KW:
-        return True
-    if a[0] < b[0] - TOLERANCE_KW:
-        return False
-    cost_tolerance = COST_RELATIVE_TOLERANCE * max(1.0, abs(a[1]), abs(b[1]))
-    if a[1] < b[1] - cost_tolerance:
-        return True
-    if a[1] > b[1] + cost_tolerance:
-        return False
-    return a[2] < b[2] - 1e-9
+# --- the search ---------------------------------------------------------------------
 
 
 @dataclass(slots=True)
 class _Relaxation:
-    dispatched: float
-    cost: float
-    startups: float
-    # The group where the merit-order fill stopped, and its output; None if every
-    # group is full or empty.
+    dispatched: int
+    cost: int
+    # Start-ups: whole units, plus the fraction of the marginal group's next unit.
+    whole_startups: int
+    fractional_startup: Fraction
+    # The group where the fill stopped and its whole output; None if every group is
+    # full or empty.
     marginal: int | None
-    marginal_kw: float
-    marginal_lp_count: float
+    marginal_kw: int
+
+    @property
+    def startups_rounded_up(self) -> int:
+        return self.whole_startups + math.ceil(self.fractional_startup)
 
 
 @dataclass(slots=True)
@@ -297,178 +364,163 @@ class _Fill:
     capacity, and the kW of every other group that produces something."""
 
     full_runs: list[tuple[int, int]] = field(default_factory=list)
-    partial_kw: dict[int, float] = field(default_factory=dict)
+    partial_kw: dict[int, int] = field(default_factory=dict)
+
+
+# An event in a branch's fill order: (position, kind, key, group, kW, idle). A group
+# whose count is bounded leaves its place (SKIP) and comes back as segments (INSERT):
+# its forced-on headroom and its optional units.
+INSERT, SKIP = 0, 1
 
 
 class _Search:
-    """Branch and bound over the groups that may be switched on for one demand."""
+    """Branch and bound over the groups of one merit order, for one demand (exact
+    integers, ``_Exact``)."""
 
-    def __init__(self, merit: "_MeritOrder", demand_kw: float):
-        self.groups = merit.groups
-        self.cum_cap = merit.cum_cap
-        self.cum_cost = merit.cum_cost
-        self.cum_starts = merit.cum_starts
-        self.keys = merit.keys
-        self.demand = demand_kw
+    def __init__(self, merit: _MeritOrder, demand: int):
+        self.merit = merit
+        self.demand = demand
         self.nodes = 0
-        # Floating-point noise in sums of kW, not demand: what is left to fill below
-        # it is done, and minimums may exceed the demand by that much, no more. (The
-        # 1e-6 kW tolerance is for comparing answers, never for over-dispatching.)
-        self.rounding = rounding_kw(demand_kw)
 
-    # -- the relaxation ---------------------------------------------------------
+    # -- the relaxation -------------------------------------------------------------
 
     def _events(self, bounds: dict[int, tuple[int, int]]):
-        """How the fill order departs from the base merit order in the branch
-        ``bounds`` (group -> allowed count range): each bounded group leaves its
-        place; its forced-on headroom (no start-up cost) and its optional part come
-        back as segments. Returns mandatory kW, their cost and start-ups, and the
-        events ``(position, 0 insert | 1 skip, sort key, group, kW, start-up rate)``."""
-        mandatory = cost = starts = 0.0
+        """Mandatory kW, cost and start-ups of a branch's bounded groups, and the
+        events by which its fill order departs from the base merit order."""
+        m = self.merit
+        mandatory = cost = starts = 0
         events = []
         for gi, (kmin, kmax) in bounds.items():
-            g = self.groups[gi]
-            mandatory += kmin * g.min_kw
-            cost += kmin * g.min_kw * g.cost
+            g = m.groups[gi]
+            low, high = m.low[gi], m.high[gi]
+            mandatory += kmin * low
+            cost += kmin * low * m.cost[gi]
             if g.idle:
                 starts += kmin
-            events.append((gi, 1, (), gi, 0.0, 0.0))
-            forced_headroom = kmin * (g.max_kw - g.min_kw)
+            events.append((gi, SKIP, (), gi, 0, False))
+            forced_headroom = kmin * (high - low)
             if forced_headroom > 0:
-                key = (g.cost, 0.0, g.ids[0])
-                events.append((bisect_left(self.keys, key), 0, key, gi, forced_headroom, 0.0))
-            optional = (kmax - kmin) * g.max_kw
+                key = (g.cost, False, 0.0, g.ids[0])  # already on: no start-up
+                events.append((bisect_left(m.keys, key), INSERT, key, gi, forced_headroom, False))
+            optional = (kmax - kmin) * high
             if optional > 0:
-                events.append((gi, 0, g.key, gi, optional, g.startup_rate))
+                events.append((gi, INSERT, g.key, gi, optional, g.idle))
         events.sort()
         return mandatory, cost, starts, events
 
-    def relax(self, bounds: dict[int, tuple[int, int]], outputs: "_Fill | None" = None):
+    def _capacity(self, mandatory: int, events) -> int:
+        m = self.merit
+        capacity = m.cum_cap[-1] + mandatory
+        for position, kind, _, _, kw, _ in events:
+            if kind == INSERT:
+                capacity += kw
+            else:
+                capacity -= m.cum_cap[position + 1] - m.cum_cap[position]
+        return capacity
+
+    def relax(self, bounds: dict[int, tuple[int, int]], outputs: _Fill | None = None):
         """Solve the relaxation of the branch ``bounds``: ``None`` if the branch is
         infeasible, else a ``_Relaxation``. Pass a ``_Fill`` as ``outputs`` to
         receive where the output goes as well."""
+        m = self.merit
         mandatory, cost, starts, events = self._events(bounds)
-        if mandatory > self.demand + self.rounding:
+        if mandatory > self.demand:
             return None
-        capacity = self.cum_cap[-1] + mandatory
-        for position, kind, _, _, kw, _ in events:
-            if kind == 0:
-                capacity += kw
-            else:
-                capacity -= self.cum_cap[position + 1] - self.cum_cap[position]
-        dispatched = min(self.demand, capacity)
-        remaining = dispatched - mandatory
-        bounded_kw = {gi: kmin * self.groups[gi].min_kw for gi, (kmin, _) in bounds.items()}
-
-        marginal, marginal_kw = None, 0.0
+        target = min(self.demand, self._capacity(mandatory, events))
+        remaining = target - mandatory
+        bounded_kw = {gi: kmin * m.low[gi] for gi, (kmin, _) in bounds.items()}
+        fraction = Fraction(0)
+        marginal = None
         cursor = 0
-        sentinel = (len(self.groups), 1, (), -1, 0.0, 0.0)
-        for position, kind, _, gi, kw, rate in [*events, sentinel]:
-            if remaining <= self.rounding:
+        end = (len(m.groups), SKIP, (), -1, 0, False)
+        for position, kind, _, gi, kw, idle in [*events, end]:
+            if remaining == 0:
                 break
-            run_cap = self.cum_cap[position] - self.cum_cap[cursor]
-            if run_cap >= remaining:
-                # The fill stops inside this run of untouched groups.
-                target = self.cum_cap[cursor] + remaining
-                stop = max(cursor, bisect_left(self.cum_cap, target, cursor + 1, position + 1) - 1)
-                cost += self.cum_cost[stop] - self.cum_cost[cursor]
-                starts += self.cum_starts[stop] - self.cum_starts[cursor]
+            run_cap = m.cum_cap[position] - m.cum_cap[cursor]
+            if run_cap >= remaining:  # the fill stops inside this run of whole groups
+                goal = m.cum_cap[cursor] + remaining
+                stop = bisect_left(m.cum_cap, goal, cursor + 1, position + 1) - 1
+                cost += m.cum_cost[stop] - m.cum_cost[cursor]
+                starts += m.cum_starts[stop] - m.cum_starts[cursor]
                 if outputs is not None:
                     outputs.full_runs.append((cursor, stop))
-                partial = remaining - (self.cum_cap[stop] - self.cum_cap[cursor])
-                g = self.groups[stop]
-                cost += g.cost * partial
-                starts += partial * g.startup_rate
-                marginal, marginal_kw = stop, partial
-                remaining = 0.0
+                partial = remaining - (m.cum_cap[stop] - m.cum_cap[cursor])
+                cost += m.cost[stop] * partial
+                if m.groups[stop].idle:
+                    fraction = Fraction(partial, m.high[stop])
+                marginal = stop
+                bounded_kw[stop] = partial
+                remaining = 0
                 break
             remaining -= run_cap
-            cost += self.cum_cost[position] - self.cum_cost[cursor]
-            starts += self.cum_starts[position] - self.cum_starts[cursor]
+            cost += m.cum_cost[position] - m.cum_cost[cursor]
+            starts += m.cum_starts[position] - m.cum_starts[cursor]
             if outputs is not None:
                 outputs.full_runs.append((cursor, position))
-            if kind == 1:  # a bounded group (or the end) leaves its place
+            if kind == SKIP:  # a bounded group (or the end) leaves its place
                 cursor = position + 1
                 continue
             cursor = position
             take = min(kw, remaining)
-            g = self.groups[gi]
-            cost += g.cost * take
-            starts += take * rate
+            cost += m.cost[gi] * take
             remaining -= take
             bounded_kw[gi] += take
+            if idle:  # an optional part: whole units, or the fraction of the last
+                whole, rest = divmod(take, m.high[gi])
+                starts += whole
+                fraction = Fraction(rest, m.high[gi])
             if take < kw:
                 marginal = gi
-                remaining = 0.0
-
         if outputs is not None:
             outputs.partial_kw.update(bounded_kw)
-        if marginal is None:
-            return _Relaxation(dispatched, cost, starts, None, 0.0, 0.0)
-        g = self.groups[marginal]
-        if marginal in bounded_kw:
-            marginal_kw = bounded_kw[marginal]
-            kmin = bounds[marginal][0]
-        else:
-            kmin = 0
-            if outputs is not None:
-                outputs.partial_kw[marginal] = marginal_kw
-        return _Relaxation(
-            dispatched, cost, starts, marginal, marginal_kw, max(kmin, marginal_kw / g.max_kw)
-        )
+        marginal_kw = bounded_kw[marginal] if marginal is not None else 0
+        return _Relaxation(target, cost, starts, fraction, marginal, marginal_kw)
 
-    # -- the search -------------------------------------------------------------
+    # -- branching ----------------------------------------------------------------------
+
+    def _fewest_units(self, gi: int, output: int, kmin: int, kmax: int) -> int:
+        """The fewest of a group's units that can carry ``output`` (at least ``kmin``,
+        at most ``kmax``): exact, ``ceil(output / max)``."""
+        return min(kmax, max(kmin, -(-output // self.merit.high[gi])))
 
     def _branches(self, bounds, relaxation: _Relaxation):
-        """``None`` if the relaxation's allocation is a feasible, unimprovable
-        answer for this branch; else the two child branches' bounds."""
+        """``None`` if the relaxation's allocation is feasible (then it is the best of
+        this branch); else the two child branches' bounds."""
         gi = relaxation.marginal
         if gi is None:
             return None
-        g = self.groups[gi]
-        kmin, kmax = bounds.get(gi, (0, g.count))
+        low = self.merit.low[gi]
+        kmin, kmax = bounds.get(gi, (0, self.merit.groups[gi].count))
         x = relaxation.marginal_kw
-        fewest = _fewest_units(g, x, kmin, kmax)
-        if g.min_kw > 0 and fewest * g.min_kw > x + self.rounding:
-            # No whole number of units can produce x: at most floor(x/min) units, or more.
-            split = int((x + self.rounding) // g.min_kw)
+        fewest = self._fewest_units(gi, x, kmin, kmax)
+        if low > 0 and fewest * low > x:
+            # No whole number of units can produce x: at most floor(x/min), or more.
+            split = x // low
             return ({**bounds, gi: (kmin, split)}, {**bounds, gi: (split + 1, kmax)})
-        if g.idle and fewest > relaxation.marginal_lp_count + 1e-9:
-            # Feasible, but the relaxation counts a fraction of a start-up: could
-            # one unit fewer of this group do, with the output moved elsewhere?
-            whole = math.ceil(relaxation.startups - 1e-9)
-            if relaxation.startups - relaxation.marginal_lp_count + fewest > whole + 1e-9:
-                return ({**bounds, gi: (kmin, fewest - 1)}, {**bounds, gi: (fewest, kmax)})
         return None
 
-    def _integral_objective(self, bounds, relaxation: _Relaxation) -> tuple[float, float, float]:
-        starts = relaxation.startups
-        gi = relaxation.marginal
-        if gi is not None and self.groups[gi].idle:
-            g = self.groups[gi]
-            kmin, kmax = bounds.get(gi, (0, g.count))
-            fewest = _fewest_units(g, relaxation.marginal_kw, kmin, kmax)
-            starts += fewest - relaxation.marginal_lp_count
-        return (relaxation.dispatched, relaxation.cost, round(starts))
+    def objective(self, relaxation: _Relaxation) -> tuple[int, int, int]:
+        """The relaxation's objective with start-ups rounded up: no allocation in the
+        branch does better, and a feasible relaxation achieves it."""
+        return (relaxation.dispatched, relaxation.cost, relaxation.startups_rounded_up)
 
     def run(self, deadline: float, node_limit: int):
         """Depth-first branch and bound. Returns the bounds of the branch whose
-        relaxation is the best allocation (``None``: everything off), and a status."""
-        best_bounds: dict[int, tuple[int, int]] | None = None
-        best = (0.0, 0.0, 0.0)  # everything off: always feasible
+        relaxation is the best allocation (None: everything off), its objective, and
+        a status."""
+        best_bounds, best = None, (0, 0, 0)  # everything off: always possible
         root = self.relax({})
         stack = [({}, root)] if root is not None else []
         status = STATUS_OPTIMAL
         while stack:
             bounds, relaxation = stack.pop()
             self.nodes += 1
-            if not _better(self._lower_bound(relaxation), best):
+            bound = self.objective(relaxation)
+            if not _better(bound, best):
                 continue
             children = self._branches(bounds, relaxation)
             if children is None:
-                candidate = self._integral_objective(bounds, relaxation)
-                if _better(candidate, best):
-                    best, best_bounds = candidate, bounds
+                best, best_bounds = bound, bounds
                 continue
             if self.nodes >= node_limit:
                 status = STATUS_NODE_LIMIT
@@ -478,29 +530,19 @@ class _Search:
                 break
             # The child with more units on is explored first (pushed last): it
             # usually completes an allocation at once, whose bound then prunes the
-            # long chains of switching off one marginal unit after another that a
-            # small residual would otherwise walk.
+            # long chains of switching off one marginal unit after another.
             for child in children:
                 child_relaxation = self.relax(child)
                 if child_relaxation is not None:
                     stack.append((child, child_relaxation))
-        return best_bounds, status
-
-    @staticmethod
-    def _lower_bound(relaxation: _Relaxation) -> tuple[float, float, float]:
-        """The relaxation's objective with start-ups rounded up: no allocation in
-        the branch can do better."""
-        return (
-            relaxation.dispatched,
-            relaxation.cost,
-            math.ceil(relaxation.startups - 1e-9),
-        )
+        return best_bounds, best, status
 
 
-def _fewest_units(group: _Group, output_kw: float, kmin: int, kmax: int) -> int:
-    """The fewest of a group's units that can produce ``output_kw`` (at least
-    ``kmin``, at most ``kmax``), forgiving floating-point noise in the division."""
-    return min(kmax, max(kmin, math.ceil(output_kw / group.max_kw - 1e-9)))
+# --- dispatch -----------------------------------------------------------------------
+
+
+def _is_number(value: object) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
 
 
 def dispatch_demand(
@@ -519,21 +561,132 @@ def dispatch_demand(
     started = time.perf_counter()
     if not (_is_number(demand_kw) and math.isfinite(demand_kw) and demand_kw > 0):
         raise ValueError(f"demand must be a finite number > 0 kW, got {demand_kw!r}")
+    demand_kw = float(demand_kw)
     prepared = fleet if isinstance(fleet, PreparedFleet) else PreparedFleet(fleet)
-
-    merit = prepared.merit_order(demand_kw)
-    search = _Search(merit, float(demand_kw))
-    best_bounds, status = search.run(started + time_limit_s, node_limit)
-    fill = _Fill()
-    if best_bounds is not None:  # None: nothing at all can be dispatched
-        search.relax(best_bounds, fill)
+    exact = prepared.exact_for(demand_kw)
+    search = _Search(prepared.merit_order(demand_kw, exact), exact.kw(demand_kw))
+    best_bounds, best, status = search.run(started + time_limit_s, node_limit)
+    allocation = _Allocation.of(search, best_bounds, best)
+    allocation.skip_microwatt_startups(prepared, exact)
 
     result = DispatchResult(demand_kw=demand_kw, status=status, optimal=status == STATUS_OPTIMAL)
     result.nodes = search.nodes
-    _write_answer(result, prepared, merit, search, best_bounds or {}, fill)
+    _write_answer(result, prepared, exact, allocation)
     result.solve_time_s = time.perf_counter() - started
     return result
 
+
+@dataclass(slots=True)
+class _Allocation:
+    """An answer by group: the merit-order runs of groups at full capacity, and the
+    others that produce something, ``index in the merit order -> (units on, exact
+    kW)``; with its exact total and cost."""
+
+    search: _Search
+    full_runs: list[tuple[int, int]]
+    partial: dict[int, tuple[int, int]]
+    dispatched: int
+    cost: int
+
+    @classmethod
+    def of(cls, search: _Search, bounds, best: tuple[int, int, int]) -> "_Allocation":
+        if bounds is None:  # everything off
+            return cls(search, [], {}, 0, 0)
+        fill = _Fill()
+        search.relax(bounds, fill)
+        merit = search.merit
+        partial = {}
+        for index, kw in fill.partial_kw.items():
+            if kw > 0:
+                kmin, kmax = bounds.get(index, (0, merit.groups[index].count))
+                partial[index] = (search._fewest_units(index, kw, kmin, kmax), kw)
+        return cls(search, fill.full_runs, partial, best[0], best[1])
+
+    def capacity_on(self) -> int:
+        """Exact kW the units on could produce: runs from the prefix sums."""
+        m = self.search.merit
+        runs = sum(m.cum_cap[stop] - m.cum_cap[start] for start, stop in self.full_runs)
+        return runs + sum(count * m.high[i] for i, (count, _) in self.partial.items())
+
+    def cost_at_max(self) -> int:
+        m = self.search.merit
+        runs = sum(m.cum_cost[stop] - m.cum_cost[start] for start, stop in self.full_runs)
+        return runs + sum(count * m.high[i] * m.cost[i] for i, (count, _) in self.partial.items())
+
+    def on_groups(self) -> np.ndarray:
+        """Merit-order indices of the groups with units on."""
+        runs = [np.arange(start, stop) for start, stop in self.full_runs]
+        return np.concatenate([*runs, np.array(list(self.partial), dtype=np.int64)])
+
+    def skip_microwatt_startups(self, prepared: PreparedFleet, exact: _Exact) -> None:
+        """The rule of the module docstring: an idle unit is left off when that loses
+        at most ``TOLERANCE_KW`` of dispatch in all and costs no more.
+
+        Switching off a unit of maximum ``m`` loses ``m - slack`` kW, where ``slack``
+        is the headroom left on the units that are on. With exact optimality a unit
+        that loses nothing would cost more (else the answer would have had one
+        start-up fewer), so only units with ``slack < m <= slack + budget`` qualify,
+        and once one is off every unit left runs at its maximum (``slack`` is 0)."""
+        m = self.search.merit
+        budget = exact.kw(TOLERANCE_KW)
+        while self.dispatched > 0:
+            slack = self.capacity_on() - self.dispatched
+            near = self._idle_groups_near(prepared, exact.kw_float_down(slack))
+            at_max_cost = None
+            chosen = None
+            for index in near:
+                high = m.high[index]
+                if not slack < high <= slack + budget:
+                    continue
+                if at_max_cost is None:
+                    at_max_cost = self.cost_at_max()
+                cost = at_max_cost - high * m.cost[index]
+                if cost <= self.cost and (chosen is None or cost < chosen[1]):
+                    chosen = (index, cost)
+            if chosen is None:
+                return
+            index, self.cost = chosen
+            budget -= m.high[index] - slack
+            self._all_at_max()
+            count, _ = self.partial.get(index) or (m.groups[index].count, 0)
+            self._split_out(index)
+            if count > 1:
+                self.partial[index] = (count - 1, (count - 1) * m.high[index])
+            else:
+                self.partial.pop(index, None)
+            self.dispatched = self.capacity_on()
+
+    def _idle_groups_near(self, prepared: PreparedFleet, slack_kw: float) -> list[int]:
+        """Merit-order indices of the idle groups on whose maximum is within the
+        tolerance above ``slack_kw``, by floats with room for their rounding: the
+        caller checks exactly."""
+        on = self.on_groups()
+        arrays = prepared.arrays()
+        positions = self.search.merit.positions[on]
+        max_kw = arrays.max_kw[positions]
+        room = 1e-12 * (max_kw + slack_kw)
+        near = arrays.idle[positions] & (max_kw >= slack_kw - room)
+        near &= max_kw <= slack_kw + TOLERANCE_KW + room
+        return sorted(on[near].tolist())
+
+    def _all_at_max(self) -> None:
+        m = self.search.merit
+        self.partial = {i: (count, count * m.high[i]) for i, (count, _) in self.partial.items()}
+
+    def _split_out(self, index: int) -> None:
+        """Take group ``index`` out of the full runs (its count is about to change)."""
+        runs = []
+        for start, stop in self.full_runs:
+            if start <= index < stop:
+                runs += [(start, index), (index + 1, stop)]
+                count = self.search.merit.groups[index].count
+                self.partial[index] = (count, count * self.search.merit.high[index])
+            else:
+                runs.append((start, stop))
+        self.full_runs = [(start, stop) for start, stop in runs if stop > start]
+
+
+# --- the answer, unit by unit -------------------------------------------------------
 
 # Reason codes as small integers while the answer is built in numpy arrays.
 _CODES = (
@@ -547,114 +700,68 @@ _CODES = (
 _AT_MAX, _MARGINAL, _AT_MIN, _OFF_ABOVE, _OFF_NOT_NEEDED, _OFF_NO_FIT = range(len(_CODES))
 
 
-def _write_answer(result, prepared, merit, search, bounds, fill: _Fill) -> None:
+def _spread(g: _Group, exact: _Exact, count: int, kw: int) -> list[float]:
+    """Share a group's output among its lowest-id ``count`` units: each at its
+    minimum, then the rest filled in id order up to each unit's maximum. The one unit
+    between its bounds gets its exact share, rounded down to a float."""
+    low, high = exact.kw(g.min_kw), exact.kw(g.max_kw)
+    extra = kw - count * low
+    at_max = min(count, extra // (high - low)) if high > low else count
+    outputs = [g.max_kw] * at_max
+    if at_max < count:
+        outputs.append(exact.kw_float_down(low + extra - at_max * (high - low)))
+        outputs += [g.min_kw] * (count - at_max - 1)
+    return outputs
+
+
+def _write_answer(
+    result: DispatchResult, prepared: PreparedFleet, exact: _Exact, allocation: _Allocation
+) -> None:
     """Turn group outputs into the per-unit answer: allocations, reasons, totals.
     Done in bulk with numpy, group by group (a group's units share their answer but
     for at most one), so that 100,000 units cost little more than their groups."""
     arrays = prepared.arrays()
+    merit = allocation.search.merit
     full = np.zeros(len(prepared.groups), dtype=bool)
-    for start, stop in fill.full_runs:
+    for start, stop in allocation.full_runs:
         full[merit.positions[start:stop]] = True
-    on_count = np.where(full, arrays.count, 0)
-    spread = []  # (group, kW, units on) for groups not simply all at maximum
-    for search_index, kw in fill.partial_kw.items():
-        if kw <= 0:
-            continue
-        gi = int(merit.positions[search_index])
-        g = prepared.groups[gi]
-        kmin, kmax = bounds.get(search_index, (0, g.count))
-        count = _fewest_units(g, kw, kmin, kmax)
-        on_count[gi] = count
-        if count == g.count and kw >= count * g.max_kw - TOLERANCE_KW:
-            full[gi] = True
-        else:
-            spread.append((gi, kw, count))
-
-    # The marginal cost: the dearest unit left between its minimum and maximum,
-    # else the dearest unit on.
-    unit_kw = np.repeat(np.where(full, arrays.max_kw, 0.0), arrays.count)
-    unit_code = np.empty(len(unit_kw), dtype=np.int8)
-    partial_costs = []
-    patches = []
-    for gi, kw, count in spread:
-        outputs, codes = _spread_group(prepared.groups[gi], kw, count)
-        patches.append((int(arrays.starts[gi]), outputs, codes))
-        if _MARGINAL in codes:
-            partial_costs.append(prepared.groups[gi].cost)
-    on = on_count > 0
-    if partial_costs:
-        result.marginal_cost = max(partial_costs)
-    elif on.any():
-        result.marginal_cost = float(arrays.cost[on].max())
-
-    off_code = np.where(arrays.min_kw > search.demand + search.rounding, _OFF_ABOVE, _OFF_NO_FIT)
-    if result.marginal_cost is None:
-        off_code[off_code == _OFF_NO_FIT] = _OFF_NOT_NEEDED
-    else:
-        dearer = (arrays.cost > result.marginal_cost) | (arrays.min_kw == 0)
-        off_code[(off_code == _OFF_NO_FIT) & dearer] = _OFF_NOT_NEEDED
-    unit_code[:] = np.repeat(np.where(full, _AT_MAX, off_code), arrays.count)
-    for start, outputs, codes in patches:
-        unit_kw[start : start + len(outputs)] = outputs
-        unit_code[start : start + len(codes)] = codes
-
-    if arrays.zero_units:
-        unit_kw = np.concatenate([unit_kw, np.zeros(arrays.zero_units)])
-        unit_code = np.concatenate(
-            [unit_code, np.full(arrays.zero_units, _OFF_NOT_NEEDED, np.int8)]
-        )
-    unit_kw = unit_kw[arrays.to_id_order]
-    unit_code = unit_code[arrays.to_id_order]
+    laid_out = np.concatenate(
+        [np.repeat(np.where(full, arrays.max_kw, 0.0), arrays.count), np.zeros(arrays.zero_units)]
+    )
+    for index, (count, kw) in allocation.partial.items():
+        gi = int(merit.positions[index])
+        start = int(arrays.starts[gi])
+        laid_out[start : start + count] = _spread(prepared.groups[gi], exact, count, kw)
+    unit_kw = laid_out[arrays.to_id_order]
 
     values = unit_kw.tolist()
-    allocations = dict(zip(prepared.available_ids, values, strict=True))
-    total = math.fsum(values)
-    if total > result.demand_kw:
-        _clamp_to_demand(allocations, prepared, result.demand_kw)
-        values = list(allocations.values())
-        total = math.fsum(values)
-        unit_kw = np.array(values)
-    result.allocations = allocations
-    result.total_dispatched_kw = total
-    result.total_cost_per_h = float(np.dot(arrays.unit_cost, unit_kw)) / 1000
-    result.startups = int(on_count[arrays.idle].sum())
+    result.allocations = dict(zip(prepared.available_ids, values, strict=True))
+    result.total_dispatched_kw = math.fsum(values)
+    on = unit_kw > 0
+    result.total_cost_per_h = math.fsum((arrays.unit_cost[on] * unit_kw[on]).tolist()) / 1000
+    result.startups = int(np.count_nonzero(on & arrays.unit_idle))
+
+    at_max = on & (unit_kw == arrays.unit_max)
+    at_min = on & ~at_max & (unit_kw == arrays.unit_min)
+    between = on & ~at_max & ~at_min
+    if between.any():
+        result.marginal_cost = float(arrays.unit_cost[between].max())
+    elif on.any():
+        result.marginal_cost = float(arrays.unit_cost[on].max())
+
+    codes = np.full(len(unit_kw), _OFF_NO_FIT, dtype=np.int8)
+    if result.marginal_cost is None:
+        codes[:] = _OFF_NOT_NEEDED
+    else:
+        dearer = (arrays.unit_cost > result.marginal_cost) | (arrays.unit_min == 0)
+        codes[dearer] = _OFF_NOT_NEEDED
+    codes[arrays.unit_min > result.demand_kw] = _OFF_ABOVE
+    codes[at_max] = _AT_MAX
+    codes[at_min] = _AT_MIN
+    codes[between] = _MARGINAL
     reasons = {}
-    for code in np.unique(unit_code).tolist():
-        reasons[_CODES[code]] = arrays.ids[unit_code == code].tolist()
+    for code in np.unique(codes).tolist():
+        reasons[_CODES[code]] = arrays.ids[codes == code].tolist()
     if prepared.down_ids:
         reasons[REASON_DOWN] = list(prepared.down_ids)
     result.reasons = reasons
-
-
-def _spread_group(g: _Group, kw: float, count: int) -> tuple[list[float], list[int]]:
-    """Share a group's output among its lowest-id ``count`` units: each at its
-    minimum, then the rest filled in id order up to each unit's maximum. Returns
-    their outputs and reason codes."""
-    headroom = g.max_kw - g.min_kw
-    extra = max(0.0, kw - count * g.min_kw)
-    at_max = min(count, int(extra // headroom)) if headroom > 0 else count
-    rest = extra - at_max * headroom
-    outputs = [float(g.max_kw)] * at_max
-    codes = [_AT_MAX] * at_max
-    if at_max < count:
-        marginal = rest > TOLERANCE_KW
-        outputs.append(float(g.min_kw + rest))
-        codes.append(_MARGINAL if marginal else _AT_MIN)
-        outputs += [float(g.min_kw)] * (count - at_max - 1)
-        codes += [_AT_MIN] * (count - at_max - 1)
-    return outputs, codes
-
-
-def _clamp_to_demand(outputs: dict[int, float], prepared: PreparedFleet, demand_kw: float) -> None:
-    """Floating-point sums can drift a hair above the demand; trim units that are
-    above their minimum (dearest first), never below it, so that the reported total
-    never exceeds the demand."""
-    excess = math.fsum(outputs.values()) - demand_kw
-    running = [i for i, kw in outputs.items() if kw > 0]
-    for unit_id in sorted(running, key=lambda i: (-prepared.units[i].cost, -i)):
-        room = outputs[unit_id] - prepared.units[unit_id].min_kw
-        cut = min(excess * (1 + 1e-9), max(room, 0.0))
-        outputs[unit_id] -= cut
-        excess -= cut
-        if excess <= 0:
-            return

@@ -9,6 +9,8 @@ from flask_migrate import downgrade, upgrade
 from tests.helpers import fresh_database_url
 from vpp import create_app
 from vpp.extensions import db
+from vpp.services import accounts
+from vpp.transactions import transaction
 
 
 def make_app(tmp_path):
@@ -73,3 +75,28 @@ def test_sqlite_runs_in_wal_mode_with_foreign_keys(app):
         assert connection.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
         assert connection.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
         assert connection.exec_driver_sql("PRAGMA busy_timeout").scalar() >= 1000
+
+
+def test_upgrading_a_populated_database_keeps_users_and_never_reuses_their_ids(tmp_path):
+    app = make_app(tmp_path)
+    with app.app_context():
+        upgrade(revision="5877240b7c1d")  # users and tokens, before sessions
+        with db.engine.begin() as connection:
+            for name in ("ann", "bob"):
+                connection.execute(
+                    sa.text(
+                        "INSERT INTO app_user (username, password_hash, role, created_at) "
+                        "VALUES (:name, 'x', 'admin', CURRENT_TIMESTAMP)"
+                    ),
+                    {"name": name},
+                )
+            before = connection.execute(sa.text("SELECT id, username FROM app_user")).all()
+        upgrade()
+        with db.engine.begin() as connection:
+            after = connection.execute(sa.text("SELECT id, username FROM app_user")).all()
+            assert sorted(after) == sorted(before)
+            highest = max(user_id for user_id, _ in after)
+            connection.execute(sa.text("DELETE FROM app_user WHERE id = :id"), {"id": highest})
+        with transaction():
+            fresh, _ = accounts.create_user("carol", "viewer", "carol-password")
+        assert fresh.id > highest

@@ -20,10 +20,10 @@ Every request that passes records its actor in ``g.vpp_actor`` for the audit log
 from datetime import timedelta
 
 from flask import Flask, current_app, g, redirect, request, url_for
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DBAPIError
 
 from vpp.domain import ROLE_VIEWER
-from vpp.errors import Conflict, Forbidden, Unauthorized, wants_json
+from vpp.errors import Conflict, Forbidden, Unauthorized, database_unavailable, wants_json
 from vpp.extensions import login_manager
 from vpp.models import ApiToken, User
 from vpp.services import accounts
@@ -59,10 +59,13 @@ def load_user(session_key: str) -> User | None:
     try:
         with transaction():
             accounts.touch_session(row, SESSION_TOUCH_EVERY)
-    except (OperationalError, Conflict):
+    except Conflict:
+        pass  # logged out at this very moment: the next request finds no session
+    except DBAPIError as exc:
+        if not database_unavailable(exc):
+            raise
         # A database that cannot be written still serves reads; the session's last
         # use is written down on a later request.
-        pass
     return user
 
 

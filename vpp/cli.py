@@ -13,10 +13,10 @@ from typing import Any
 import click
 from flask import Flask
 from flask.cli import AppGroup, with_appcontext
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DBAPIError
 
 from vpp.domain import PLANT_KINDS, PLANT_STATUSES, REASON_CODES, ROLE_VIEWER, ROLES
-from vpp.errors import Conflict, VppError
+from vpp.errors import Conflict, VppError, database_unavailable
 from vpp.routing import MAX_ID
 from vpp.schemas import MAX_PAGE
 from vpp.services import accounts, dispatch_runs, fleet
@@ -57,7 +57,9 @@ class VppCommand(click.Command):
             return super().invoke(ctx)
         except VppError as exc:
             raise click.ClickException(exc.message) from exc
-        except OperationalError as exc:
+        except DBAPIError as exc:
+            if not database_unavailable(exc):
+                raise
             reason = str(exc.orig).splitlines()[0] if exc.orig else exc.__class__.__name__
             raise click.ClickException(f"The database cannot be used: {reason}") from exc
 

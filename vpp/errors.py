@@ -8,7 +8,7 @@ the CLI into one line on stderr and a non-zero exit.
 
 from flask import Flask, current_app, render_template, request
 from marshmallow import ValidationError
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DBAPIError, OperationalError
 from werkzeug.exceptions import HTTPException
 
 from vpp.extensions import db
@@ -120,11 +120,32 @@ def handle_http_error(error: HTTPException):
 RETRY_AFTER_S = 5
 
 
-def handle_database_unavailable(error: OperationalError):
+# SQLSTATE classes that mean "the database cannot do this now", not "this request is
+# wrong": connection exceptions, read-only transaction, insufficient resources (disk
+# full, out of memory), operator intervention (shutting down).
+UNAVAILABLE_SQLSTATES = ("08", "25006", "53", "57")
+
+
+def database_unavailable(error: BaseException) -> bool:
+    """Is this database error the database being out (down, read-only, full, locked
+    past the busy timeout) rather than a fault in the request or the code?"""
+    if isinstance(error, OperationalError):
+        return True
+    if isinstance(error, DBAPIError):
+        state = getattr(error.orig, "sqlstate", None) or ""
+        return state.startswith(UNAVAILABLE_SQLSTATES)
+    return False
+
+
+def handle_database_error(error: DBAPIError):
     """The database cannot be reached or written (down, read-only, disk full, locked
     past the busy timeout): 503 with Retry-After, never a 500. Nothing was changed:
-    the transaction is rolled back."""
+    the transaction is rolled back. Any other database error is a fault of ours: 500,
+    logged with its traceback."""
     db.session.rollback()
+    if not database_unavailable(error):
+        current_app.logger.exception("database error", exc_info=error)
+        return _error_response(500, "Internal server error: the error was logged.")
     current_app.logger.error("database unavailable: %s", error)
     response = _error_response(
         503, "The database is unavailable just now; nothing was changed. Try again shortly."
@@ -134,6 +155,6 @@ def handle_database_unavailable(error: OperationalError):
 
 def register_error_handlers(app: Flask) -> None:
     app.register_error_handler(VppError, handle_vpp_error)
-    app.register_error_handler(OperationalError, handle_database_unavailable)
+    app.register_error_handler(DBAPIError, handle_database_error)
     app.register_error_handler(ValidationError, handle_validation_error)
     app.register_error_handler(HTTPException, handle_http_error)

@@ -21,13 +21,15 @@ depends_on = None
 
 def upgrade():
     # SQLite reuses the largest rowid after a deletion unless the table is
-    # AUTOINCREMENT; batch mode rebuilds these two tables with it (PostgreSQL's
-    # sequences never reuse ids, so nothing changes there).
-    for table in ("app_user", "api_token"):
-        with op.batch_alter_table(
-            table, recreate="always", table_kwargs={"sqlite_autoincrement": True}
-        ):
-            pass
+    # AUTOINCREMENT; batch mode rebuilds these two tables with it. PostgreSQL's
+    # sequences never reuse ids: nothing to do there (and a rebuild would give the
+    # table a new sequence starting at 1 under existing rows).
+    if op.get_bind().dialect.name == "sqlite":
+        for table in ("app_user", "api_token"):
+            with op.batch_alter_table(
+                table, recreate="always", table_kwargs={"sqlite_autoincrement": True}
+            ):
+                pass
 
     op.create_table(
         "user_session",

@@ -13,12 +13,18 @@ from vpp.services import accounts
 from vpp.transactions import transaction
 
 
-def make_app(tmp_path):
-    return create_app({"TESTING": True, "SQLALCHEMY_DATABASE_URI": fresh_database_url(tmp_path)})
+@pytest.fixture
+def bare_app(tmp_path):
+    """An app on an empty database: no migration run yet. Its pooled connections are
+    closed after the test."""
+    app = create_app({"TESTING": True, "SQLALCHEMY_DATABASE_URI": fresh_database_url(tmp_path)})
+    yield app
+    with app.app_context():
+        db.engine.dispose()
 
 
-def test_upgrade_from_empty_builds_the_models_schema_without_drift(tmp_path):
-    app = make_app(tmp_path)
+def test_upgrade_from_empty_builds_the_models_schema_without_drift(bare_app):
+    app = bare_app
     with app.app_context():
         upgrade()
         with db.engine.connect() as connection:
@@ -27,8 +33,8 @@ def test_upgrade_from_empty_builds_the_models_schema_without_drift(tmp_path):
         db.engine.dispose()
 
 
-def test_migrated_schema_keeps_the_check_constraints(tmp_path):
-    app = make_app(tmp_path)
+def test_migrated_schema_keeps_the_check_constraints(bare_app):
+    app = bare_app
     with app.app_context():
         upgrade()
         with db.engine.connect() as connection:
@@ -37,8 +43,8 @@ def test_migrated_schema_keeps_the_check_constraints(tmp_path):
         db.engine.dispose()
 
 
-def test_downgrade_to_base_removes_everything(tmp_path):
-    app = make_app(tmp_path)
+def test_downgrade_to_base_removes_everything(bare_app):
+    app = bare_app
     with app.app_context():
         upgrade()
         downgrade(revision="base")
@@ -50,10 +56,10 @@ def test_downgrade_to_base_removes_everything(tmp_path):
         db.engine.dispose()
 
 
-def test_each_revision_steps_down_and_up_keeping_the_schema(tmp_path):
+def test_each_revision_steps_down_and_up_keeping_the_schema(bare_app):
     """Every downgrade and its upgrade again: on SQLite batch mode rebuilds tables,
     which must keep their constraints (and ids never reused)."""
-    app = make_app(tmp_path)
+    app = bare_app
     with app.app_context():
         upgrade()
         for _ in range(3):
@@ -77,8 +83,8 @@ def test_sqlite_runs_in_wal_mode_with_foreign_keys(app):
         assert connection.exec_driver_sql("PRAGMA busy_timeout").scalar() >= 1000
 
 
-def test_upgrading_a_populated_database_keeps_users_and_never_reuses_their_ids(tmp_path):
-    app = make_app(tmp_path)
+def test_upgrading_a_populated_database_keeps_users_and_never_reuses_their_ids(bare_app):
+    app = bare_app
     with app.app_context():
         upgrade(revision="5877240b7c1d")  # users and tokens, before sessions
         with db.engine.begin() as connection:

@@ -11,6 +11,7 @@ from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 import click
+from click.exceptions import NoArgsIsHelpError
 from flask import Flask
 from flask.cli import AppGroup, with_appcontext
 from sqlalchemy.exc import DBAPIError
@@ -73,6 +74,9 @@ class VppGroup(AppGroup):
     def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
         try:
             return super().parse_args(ctx, args)
+        except NoArgsIsHelpError:
+            click.echo(ctx.get_help())  # the group alone asks for its help
+            ctx.exit(0)
         except click.UsageError as exc:
             raise click.ClickException(exc.format_message()) from exc
 

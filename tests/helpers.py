@@ -1,6 +1,7 @@
-"""Test helpers that read and write the database directly."""
+"""Test helpers: the database read and written directly, forms' CSRF tokens."""
 
 import os
+import re
 
 import sqlalchemy as sa
 
@@ -88,3 +89,11 @@ def client_as(app, role: str):
         with transaction():
             key = accounts.start_session(accounts.get_user(role))
     return app.test_client(user=_LoggedIn(key))
+
+
+def csrf_token(client, url: str = "/") -> str:
+    """The CSRF token of the form on page ``url``, as a browser would post it back."""
+    page = client.get(url).get_data(as_text=True)
+    match = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page)
+    assert match, f"{url} has no form with a CSRF token"
+    return match.group(1)

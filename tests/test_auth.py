@@ -5,14 +5,9 @@ import re
 
 import pytest
 
-from tests.helpers import PASSWORDS, add_plants, bearer, client_as, fleet_snapshot
+from tests.helpers import PASSWORDS, add_plants, bearer, client_as, csrf_token, fleet_snapshot
 from vpp.extensions import db
 from vpp.models import User
-
-
-def csrf_token(client, url: str) -> str:
-    page = client.get(url).get_data(as_text=True)
-    return re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page).group(1)
 
 
 def log_in(client, username: str, password: str, next_url: str | None = None):
@@ -102,8 +97,7 @@ def test_a_revoked_token_stops_working_at_once(app, client, anonymous_client):
         from vpp.models import ApiToken
 
         token_id = db.session.scalar(db.select(ApiToken.id).where(ApiToken.role == "operator"))
-    page = client.get("/admin/tokens").get_data(as_text=True)
-    token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page).group(1)
+    token = csrf_token(client, "/admin/tokens")
     assert (
         client.post(f"/admin/tokens/{token_id}/revoke", data={"csrf_token": token}).status_code
         == 302

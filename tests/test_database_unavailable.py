@@ -4,7 +4,7 @@ says so, writes and logins answer 503 (never 500) and change nothing, reads go o
 import pytest
 import sqlalchemy as sa
 
-from tests.helpers import PASSWORDS, add_plants, bearer, fleet_snapshot
+from tests.helpers import PASSWORDS, add_plants, bearer, csrf_token, fleet_snapshot
 from vpp.extensions import db
 
 
@@ -23,11 +23,6 @@ def _make_read_only(app) -> None:
     with app.app_context():
         sa.event.listen(db.engine, "connect", read_only)
         db.engine.dispose()
-
-
-def _login_form_token(client) -> str:
-    page = client.get("/login").get_data(as_text=True)
-    return page.split('name="csrf_token" type="hidden" value="')[1].split('"')[0]
 
 
 def test_healthz_reports_a_database_that_cannot_be_written(app, anonymous_client):
@@ -59,7 +54,7 @@ def test_a_login_to_a_read_only_database_answers_503(app, anonymous_client):
         data={
             "username": "admin",
             "password": PASSWORDS["admin"],
-            "csrf_token": _login_form_token(anonymous_client),
+            "csrf_token": csrf_token(anonymous_client, "/login"),
         },
     )
     assert answer.status_code == 503

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 import sqlalchemy as sa
 
-from tests.helpers import PASSWORDS, bearer
+from tests.helpers import PASSWORDS, bearer, csrf_token
 from tests.live_server import Browser
 from vpp.extensions import db
 from vpp.models import ApiToken, User, UserSession
@@ -119,8 +119,7 @@ def test_every_login_attempt_checks_exactly_one_hash_of_the_configured_method(
     method = app.config["PASSWORD_HASH_METHOD"]
     for username in ("viewer", "no-such-user"):
         checked.clear()
-        page = anonymous_client.get("/login").get_data(as_text=True)
-        token = page.split('name="csrf_token" type="hidden" value="')[1].split('"')[0]
+        token = csrf_token(anonymous_client, "/login")
         answer = anonymous_client.post(
             "/login", data={"username": username, "password": "wrong", "csrf_token": token}
         )
@@ -170,8 +169,7 @@ def test_authenticated_answers_are_never_cached(client, app, path):
 
 
 def test_a_page_showing_a_new_token_is_not_cached(client):
-    page = client.get("/admin/tokens").get_data(as_text=True)
-    token = page.split('name="csrf_token" type="hidden" value="')[1].split('"')[0]
+    token = csrf_token(client, "/admin/tokens")
     shown = client.post(
         "/admin/tokens", data={"name": "fresh", "role": "viewer", "csrf_token": token}
     )
@@ -196,8 +194,7 @@ def test_user_ids_are_never_reused(app):
 
 
 def test_login_with_the_right_password_still_works(anonymous_client):
-    page = anonymous_client.get("/login").get_data(as_text=True)
-    token = page.split('name="csrf_token" type="hidden" value="')[1].split('"')[0]
+    token = csrf_token(anonymous_client, "/login")
     answer = anonymous_client.post(
         "/login",
         data={"username": "viewer", "password": PASSWORDS["viewer"], "csrf_token": token},

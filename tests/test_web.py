@@ -5,14 +5,7 @@ import re
 
 import pytest
 
-from tests.helpers import add_plants, fleet_snapshot
-
-
-def csrf_token(client, url="/") -> str:
-    page = client.get(url).get_data(as_text=True)
-    match = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page)
-    assert match, "page has no CSRF token"
-    return match.group(1)
+from tests.helpers import add_plants, csrf_token, fleet_snapshot
 
 
 def post_form(client, url, data, token_from="/"):

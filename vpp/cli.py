@@ -230,15 +230,13 @@ def export_command(file) -> None:
         writer.writerow({k: repr(v) if isinstance(v, float) else v for k, v in row.items()})
 
 
-@plants_cli.command("import")
-@click.argument("file", type=click.File("r", encoding="utf-8-sig"))
-def import_command(file) -> None:
-    """Add the plants in CSV FILE (header: name,kind,max_capacity,min_capacity,status,
-    marginal_cost; an id column is ignored). All rows or none: every bad row is
-    reported with its line number and nothing is added."""
+def _read_plant_rows(file) -> tuple[list[dict[str, str]], list[int]]:
+    """The CSV's rows as field dicts (blank cells left out, the formula guard undone)
+    and the line each row ends on. A row with more or fewer fields than the header
+    stops the import."""
+    rows, lines = [], []
     try:
         reader = csv.DictReader(file)
-        rows = []
         for row in reader:
             header = len(reader.fieldnames or [])
             if None in row or None in row.values():  # beyond the header, or short of it
@@ -247,19 +245,57 @@ def import_command(file) -> None:
                     f"{file.name}: line {reader.line_num} has {found} fields where the "
                     f"header has {header}; nothing imported."
                 )
-            rows.append(
-                {key: value for key, value in row.items() if key and value not in ("", None)}
-            )
-        for row in rows:
-            if isinstance(row.get("name"), str):
-                row["name"] = unguard_formula(row["name"])
+            values = {key: value for key, value in row.items() if key and value != ""}
+            if "name" in values:
+                values["name"] = unguard_formula(values["name"])
+            rows.append(values)
+            lines.append(reader.line_num)
     except (UnicodeDecodeError, csv.Error) as exc:
         raise click.ClickException(f"{file.name}: not a readable UTF-8 CSV file ({exc}).") from exc
+    return rows, lines
+
+
+# Bad rows listed one per line, this many at most (then how many more).
+SHOWN_BAD_ROWS = 20
+
+
+def _with_progress(rows: list, label: str):
+    """Yield ``rows`` behind click's progress bar on stderr (a label only, when
+    stderr is not a terminal)."""
+    with click.progressbar(rows, label=label, file=sys.stderr, show_pos=True) as bar:
+        yield from bar
+
+
+@plants_cli.command("import")
+@click.argument("file", type=click.File("r", encoding="utf-8-sig"))
+@click.option("--dry-run", is_flag=True, help="Check every row and report; add nothing.")
+def import_command(file, dry_run: bool) -> None:
+    """Add the plants in CSV FILE (header: name,kind,max_capacity,min_capacity,status,
+    marginal_cost; an id column is ignored). All rows or none: bad rows are listed
+    one per line in line order (the first 20, then how many more) and nothing is
+    added. Long files show their progress."""
+    rows, lines = _read_plant_rows(file)
     if not rows:
         raise click.ClickException(f"{file.name}: no plants found (expected a header and rows).")
     with transaction():
-        plants = fleet.create_plants(rows, first_line=2)
-    click.echo(f"Imported {len(plants)} plant(s).")
+        checked = _with_progress(rows, f"Checking {len(rows):,} rows")
+        del rows  # the progress bar holds them now, until they are checked
+        valid, problems = fleet.validate_plants(checked)
+        del checked
+        if problems:
+            bad = sorted({index for index, _ in problems})
+            shown = set(bad[:SHOWN_BAD_ROWS])
+            for (index, name), messages in problems.items():
+                if index in shown:
+                    click.echo(f"line {lines[index]}: {name}: {' '.join(messages)}", err=True)
+            if len(bad) > SHOWN_BAD_ROWS:
+                click.echo(f"... and {len(bad) - SHOWN_BAD_ROWS:,} more bad rows", err=True)
+            raise click.ClickException(f"{len(bad):,} bad row(s) in {file.name}; nothing imported.")
+        if dry_run:
+            click.echo(f"{len(valid):,} plant(s) would be imported (dry run: nothing added).")
+            return
+        ids = fleet.insert_plants(valid)
+    click.echo(f"Imported {len(ids):,} plant(s).")
 
 
 @plants_cli.command("demo")
@@ -267,8 +303,8 @@ def demo_command() -> None:
     """Add a small demo fleet (nine plants of every kind and status) to try things out."""
     keys = ("name", "kind", "max_capacity", "min_capacity", "status", "marginal_cost")
     with transaction():
-        plants = fleet.create_plants([dict(zip(keys, row, strict=True)) for row in DEMO_FLEET])
-    click.echo(f"Added {len(plants)} demo plants.")
+        ids = fleet.create_plants([dict(zip(keys, row, strict=True)) for row in DEMO_FLEET])
+    click.echo(f"Added {len(ids)} demo plants.")
 
 
 @click.command("aggregate", cls=VppCommand)

@@ -7,6 +7,7 @@ CLI command lands whole or not at all.
 """
 
 from collections.abc import Iterable, Mapping
+from datetime import UTC, datetime
 from typing import Any
 
 import sqlalchemy as sa
@@ -15,7 +16,7 @@ from marshmallow import ValidationError
 from vpp.domain import PLANT_KINDS, PLANT_STATUSES, STATUS_DOWN
 from vpp.errors import Conflict, InvalidInput, NotFound
 from vpp.extensions import db
-from vpp.models import Plant
+from vpp.models import Plant, bump_fleet_version
 from vpp.schemas import PlantPatchSchema, PlantSchema, check_capacity_bounds
 from vpp.services import audit
 
@@ -70,45 +71,108 @@ def create_plant(data: Mapping[str, Any]) -> Plant:
     return plant
 
 
-def create_plants(rows: Iterable[Mapping[str, Any]], first_line: int = 2) -> list[Plant]:
-    """Validate and add many plants (a CSV import), all or none; does not commit.
+# How many bad plants a rejected batch names in its message (every one is in ``fields``).
+SHOWN_PROBLEMS = 20
+# Names looked up per query when a batch checks which are taken (SQLite's limit on
+# bound parameters is 32,766).
+NAME_LOOKUP_CHUNK = 10_000
+# Plants per INSERT (and their audit events): bounds the memory of a large batch.
+INSERT_CHUNK = 5_000
 
-    Every row is checked before anything is added, and every bad row is reported
-    in one ``InvalidInput`` whose fields are keyed ``line N``, counting lines from
-    ``first_line`` (the line of the first row in the file).
-    """
-    problems: dict[str, list[str]] = {}
+
+def validate_plants(rows: Iterable[Mapping[str, Any]]) -> tuple[list[dict[str, Any]], dict]:
+    """Check every row of a batch against the field rules, and names against each
+    other and the fleet. Returns the clean values and the problems, ``{(index,
+    field): [message, ...]}`` in row order (index from 0); nothing is written."""
+    problems: dict[tuple[int, str], list[str]] = {}
     valid: list[dict[str, Any]] = []
     seen: dict[str, int] = {}
-    for line, row in enumerate(rows, start=first_line):
+    for index, row in enumerate(rows):
         try:
-            values = _plant_schema.load(dict(row))
+            values = _plant_schema.load(dict(row) if isinstance(row, Mapping) else row)
         except ValidationError as exc:
-            problems[f"line {line}"] = [
-                f"{name}: {' '.join(msgs)}"
-                for name, msgs in InvalidInput.from_validation_error(exc).fields.items()
-            ]
+            for name, messages in InvalidInput.from_validation_error(exc).fields.items():
+                problems[(index, name)] = messages
             continue
         name = values["name"]
         if name in seen:
-            problems[f"line {line}"] = [f"name: {name!r} is also on line {seen[name]}."]
+            problems[(index, "name")] = [f"{name!r} appears earlier in this batch."]
             continue
-        seen[name] = line
+        seen[name] = index
         valid.append(values)
-    if seen:
-        taken = db.session.scalars(sa.select(Plant.name).where(Plant.name.in_(list(seen))))
-        for name in taken:
-            problems.setdefault(f"line {seen[name]}", []).append(
-                f"name: a plant named {name!r} already exists."
-            )
+    names = list(seen)
+    for start in range(0, len(names), NAME_LOOKUP_CHUNK):
+        chunk = names[start : start + NAME_LOOKUP_CHUNK]
+        for name in db.session.scalars(sa.select(Plant.name).where(Plant.name.in_(chunk))):
+            problems[(seen[name], "name")] = [f"A plant named {name!r} already exists."]
+    return valid, dict(sorted(problems.items()))
+
+
+def create_plants(rows: Iterable[Mapping[str, Any]]) -> list[int]:
+    """Validate and add many plants (an API array, a CSV import), all or none; does
+    not commit. Returns their ids, in the order given.
+
+    Every row is checked before anything is added; a bad batch raises one
+    ``InvalidInput`` whose ``fields`` are keyed ``INDEX.FIELD`` (``3.max_capacity``,
+    index from 0) and whose message names the first few. The rows go in as one
+    multi-row INSERT (with the fleet version bumped and one audit event per plant in
+    the same transaction), not one ORM object each: 100,000 plants in seconds.
+    """
+    valid, problems = validate_plants(rows)
     if problems:
-        lines = "; ".join(f"{key}: {' '.join(msgs)}" for key, msgs in problems.items())
-        raise InvalidInput(f"{len(problems)} bad row(s), nothing imported: {lines}", problems)
-    plants = [Plant(**values) for values in valid]
-    db.session.add_all(plants)
-    db.session.flush()
-    audit.record_many("plant.create", [(f"plant:{p.id}", None, plant_as_dict(p)) for p in plants])
-    return plants
+        raise InvalidInput(describe_batch_problems(problems), batch_fields(problems))
+    return insert_plants(valid)
+
+
+def insert_plants(valid: list[dict[str, Any]]) -> list[int]:
+    """Add plants whose values ``validate_plants`` has cleaned (with nothing else
+    written between, in one transaction); returns their ids. Does not commit."""
+    if not valid:
+        return []
+    now = datetime.now(UTC)
+    ids: list[int] = []
+    for start in range(0, len(valid), INSERT_CHUNK):
+        chunk = valid[start : start + INSERT_CHUNK]
+        for values in chunk:
+            values["created_at"] = values["updated_at"] = now
+        chunk_ids = list(
+            db.session.scalars(
+                sa.insert(Plant).returning(Plant.id, sort_by_parameter_order=True), chunk
+            )
+        )
+        audit.record_many(
+            "plant.create",
+            [
+                (f"plant:{plant_id}", None, {"id": plant_id, **_api_values(values), "version": 1})
+                for plant_id, values in zip(chunk_ids, chunk, strict=True)
+            ],
+        )
+        ids += chunk_ids
+    bump_fleet_version(db.session)
+    return ids
+
+
+def _api_values(values: Mapping[str, Any]) -> dict[str, Any]:
+    return {name: values[name] for name in PLANT_FIELDS}
+
+
+def batch_fields(problems: dict[tuple[int, str], list[str]]) -> dict[str, list[str]]:
+    return {f"{index}.{name}": messages for (index, name), messages in problems.items()}
+
+
+def describe_batch_problems(
+    problems: dict[tuple[int, str], list[str]], label=lambda index: f"plant {index}"
+) -> str:
+    """One sentence for a rejected batch: how many rows are bad, and the first
+    ``SHOWN_PROBLEMS`` of them (``label`` names a row: its index, its line...)."""
+    bad = sorted({index for index, _ in problems})
+    shown = [
+        f"{label(index)}: {name}: {' '.join(messages)}"
+        for (index, name), messages in problems.items()
+        if index in set(bad[:SHOWN_PROBLEMS])
+    ]
+    more = f"; and {len(bad) - SHOWN_PROBLEMS} more" if len(bad) > SHOWN_PROBLEMS else ""
+    return f"{len(bad)} bad plant(s), nothing registered: {'; '.join(shown)}{more}."
 
 
 def update_plant(plant_id: int, changes: Mapping[str, Any]) -> Plant:

@@ -80,6 +80,8 @@ MALFORMED = [
     [("post", "/api/plants/"), ("patch", "/api/plants/1"), ("post", "/api/dispatch/")],
 )
 def test_malformed_body_is_400_json(app, client, method, url, content_type, body, words):
+    if (method, url, body) == ("post", "/api/plants/", "[1, 2]"):
+        pytest.skip("an array is a batch here: see test_api_batch.py")
     add_plants(app, {"name": "Existing", "max_capacity": 5})
     before = fleet_snapshot(app)
     kwargs = {"data": body}

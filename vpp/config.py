@@ -70,6 +70,11 @@ def settings_from_environment(env: dict[str, str] | None = None) -> dict[str, An
         "SECRET_KEY": env.get("SECRET_KEY") or None,
         # 1 MiB is far more than any request needs; larger bodies get a 413.
         "MAX_CONTENT_LENGTH": _whole_number(env, "MAX_CONTENT_LENGTH", 1024 * 1024, 1024),
+        # A batch of plants (POST /api/plants/ with an array): 100,000 plants are
+        # about 12 MB of JSON.
+        "MAX_BATCH_CONTENT_LENGTH": _whole_number(
+            env, "MAX_BATCH_CONTENT_LENGTH", 32 * 1024 * 1024, 1024
+        ),
         # "cdn": the pinned CDN copy of Chart.js (SRI), falling back to the vendored
         # copy; "vendored": never reference the CDN (air-gapped control rooms).
         "CHARTJS_SOURCE": env.get("CHARTJS_SOURCE", "cdn"),

@@ -305,6 +305,53 @@ class PageQuerySchema(Schema):
     per_page = WholeNumber(load_default=20, validate=validate.Range(min=1, max=100))
 
 
+PLANT_SORT_KEYS = (
+    "id",
+    "name",
+    "kind",
+    "status",
+    "max_capacity",
+    "min_capacity",
+    "marginal_cost",
+)
+MAX_PER_PAGE = 1000
+
+
+class PlantListQuerySchema(Schema):
+    """Filters and paging for ``GET /api/plants/``. Without ``page`` and ``per_page``
+    the answer is every plant that passes the filters, as a JSON array (the
+    prototype's contract); with either, one page of them."""
+
+    class Meta:
+        unknown = RAISE
+
+    page = WholeNumber(validate=validate.Range(min=1, max=MAX_PAGE))
+    per_page = WholeNumber(validate=validate.Range(min=1, max=MAX_PER_PAGE))
+    status = fields.String(validate=validate.OneOf(PLANT_STATUSES))
+    kind = fields.String(validate=validate.OneOf(PLANT_KINDS))
+    q = fields.String(
+        validate=[validate.Length(min=1, max=NAME_MAX_LENGTH), reject_control_characters],
+        metadata={"description": "A part of the name, in any letter case."},
+    )
+    sort = fields.String(
+        load_default="id",
+        validate=validate.OneOf([*PLANT_SORT_KEYS, *(f"-{key}" for key in PLANT_SORT_KEYS)]),
+        metadata={"description": "A field; '-field' for descending. Ties by id."},
+    )
+
+    @pre_load
+    def normalise(self, data, **kwargs):
+        data = dict(data)
+        for key in ("status", "kind"):
+            if key in data:
+                data[key] = _lowercase_word(data[key])
+        return data
+
+
+class PlantPageSchema(PageSchema):
+    items = fields.List(fields.Nested(PlantSchema))
+
+
 class StatusBreakdownSchema(Schema):
     count = fields.Integer()
     max_capacity = fields.Float(metadata={"description": "kW"})

@@ -44,8 +44,8 @@ def add_security_headers(response: Response) -> Response:
 
 class BoundedChunkedBody:
     """WSGI middleware: a body sent without ``Content-Length`` (chunked) is read here,
-    up to one byte past ``MAX_CONTENT_LENGTH``. Werkzeug would otherwise hand the
-    app the first ``MAX_CONTENT_LENGTH`` bytes as if they were all (a 3 MB body
+    up to one byte past the largest limit of any route. Werkzeug would otherwise
+    hand the app the first limit's worth of bytes as if they were all (a 3 MB body
     with trailing spaces parsed as valid JSON). A body within the limit is passed on
     with its length; a longer one is passed on as "that long, unread", which the
     app refuses with 413 like any body whose declared length is too large."""
@@ -74,7 +74,9 @@ class BoundedChunkedBody:
 
 def register_security(app: Flask) -> None:
     app.after_request(add_security_headers)
-    app.wsgi_app = BoundedChunkedBody(app.wsgi_app, app.config["MAX_CONTENT_LENGTH"])
+    # The largest body any route takes; each route's own limit is checked by Flask.
+    largest = max(app.config["MAX_CONTENT_LENGTH"], app.config["MAX_BATCH_CONTENT_LENGTH"])
+    app.wsgi_app = BoundedChunkedBody(app.wsgi_app, largest)
     proxies = app.config["TRUSTED_PROXIES"]
     if proxies:
         # Behind a reverse proxy: trust its X-Forwarded-For/-Proto/-Host, so that

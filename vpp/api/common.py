@@ -2,7 +2,7 @@
 
 import math
 
-from flask import abort, request
+from flask import abort, current_app, request
 from flask_smorest import Blueprint
 from werkzeug.exceptions import BadRequest
 
@@ -12,8 +12,9 @@ from vpp.domain import ROLE_OPERATOR, ROLE_VIEWER
 BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
 
 
-def require_json_object_body() -> None:
-    """400 unless a body-carrying request sends a JSON object as application/json.
+def require_json_body(arrays_allowed: bool = False) -> None:
+    """400 unless a body-carrying request sends a JSON object (or, where
+    ``arrays_allowed``, an array) as application/json.
 
     The API is exempt from CSRF tokens: it only accepts ``application/json``, which
     a cross-site HTML form cannot send without a CORS preflight we never grant.
@@ -26,8 +27,9 @@ def require_json_object_body() -> None:
         body = request.get_json()
     except (BadRequest, RecursionError):
         abort(400, "The request body is not valid JSON.")
-    if not isinstance(body, dict):
-        abort(400, "The request body must be a JSON object.")
+    if not isinstance(body, dict) and not (arrays_allowed and isinstance(body, list)):
+        kinds = "a JSON object or an array of them" if arrays_allowed else "a JSON object"
+        abort(400, f"The request body must be {kinds}.")
 
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
@@ -42,10 +44,12 @@ def api_blueprint(
     reads: str = ROLE_VIEWER,
     writes: str = ROLE_OPERATOR,
     read_only_posts: frozenset[str] = frozenset(),
+    array_bodies: frozenset[str] = frozenset(),
 ) -> Blueprint:
     """A flask-smorest blueprint whose requests need the role ``reads`` (GET) or
     ``writes`` (anything else, but the endpoints in ``read_only_posts``), checked
-    before the body is even read, and whose bodies must be JSON objects."""
+    before the body is even read, and whose bodies must be JSON objects (or arrays,
+    for the endpoints in ``array_bodies``)."""
     blueprint = Blueprint(name, import_name, url_prefix=url_prefix, description=description)
 
     @blueprint.before_request
@@ -53,7 +57,13 @@ def api_blueprint(
         is_read = request.method in SAFE_METHODS or request.endpoint in read_only_posts
         authorize(reads if is_read else writes)
 
-    blueprint.before_request(require_json_object_body)
+    @blueprint.before_request
+    def require_json() -> None:
+        arrays_allowed = request.endpoint in array_bodies
+        if arrays_allowed:  # a batch may be far larger than any other body
+            request.max_content_length = current_app.config["MAX_BATCH_CONTENT_LENGTH"]
+        require_json_body(arrays_allowed)
+
     return blueprint
 
 

@@ -138,7 +138,7 @@ def test_every_recorded_dispatch_is_the_answer_for_the_fleet_when_it_was_recorde
     under the fleet's lock); replaying it, each record must show every plant exactly
     as it stood, and its outputs must be the dispatch of that fleet."""
     with app.app_context(), transaction():
-        ids = create_plants(
+        created = create_plants(
             [
                 {
                     "name": f"unit {i}",
@@ -150,6 +150,7 @@ def test_every_recorded_dispatch_is_the_answer_for_the_fleet_when_it_was_recorde
                 for i in range(12)
             ]
         )
+    ids = [plant["id"] for plant in created]
     token = server.token
     per_client = 25
 

@@ -84,6 +84,7 @@ def test_commit_records_the_dispatch_with_location(app, client):
         "marginal_cost": 0.0,
         "output": 0.0,
         "reason": "down",
+        "startup": False,
     }
     assert client.get("/api/dispatches/1").json == body
 

@@ -92,8 +92,11 @@ def test_dispatch_prints_a_table_and_totals(app, runner):
     add_plants(app, {"name": "Hydro", "max_capacity": 300, "min_capacity": 100})
     result = runner.invoke(args=["dispatch", "250"])
     assert result.exit_code == 0, result.output
-    assert "Hydro" in result.output and "250 kW" in result.output
-    assert "unmet 0 kW" in result.output
+    assert "250 kW" in result.output and "unmet 0 kW" in result.output
+    assert "Hydro" not in result.output  # a summary by default: kinds and reasons
+    assert "marginal: sets the price" in result.output
+    every = runner.invoke(args=["dispatch", "250", "--plants"])
+    assert "Hydro" in every.output and "cost/h" in every.output
     as_json = json.loads(runner.invoke(args=["dispatch", "250", "--preview", "--json"]).output)
     assert as_json["allocations"] == {"1": 250.0}
 
@@ -245,7 +248,7 @@ def test_dispatch_records_by_default_and_previews_on_request(app, runner):
     assert "proven optimal" in committed.output
     listing = runner.invoke(args=["dispatches", "list"])
     assert "250 kW" in listing.output and "1 of 1 dispatch(es)" in listing.output
-    shown = runner.invoke(args=["dispatches", "show", "1"])
+    shown = runner.invoke(args=["dispatches", "show", "1", "--plants"])
     assert shown.exit_code == 0 and "Hydro" in shown.output and "250 kW" in shown.output
 
 

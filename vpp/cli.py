@@ -19,7 +19,7 @@ from sqlalchemy.exc import DBAPIError
 from vpp.domain import PLANT_KINDS, PLANT_STATUSES, REASON_CODES, ROLE_VIEWER, ROLES
 from vpp.errors import Conflict, VppError, database_unavailable
 from vpp.routing import MAX_ID
-from vpp.schemas import MAX_PAGE
+from vpp.schemas import DETAIL_FULL, DETAIL_SUMMARY, MAX_PAGE
 from vpp.services import accounts, dispatch_runs, fleet
 from vpp.services.audit import current_actor
 from vpp.transactions import transaction
@@ -331,50 +331,107 @@ def aggregate_command(as_json: bool) -> None:
 @with_appcontext
 @click.argument("demand")
 @click.option("--preview", is_flag=True, help="Compute the dispatch without recording it.")
-@click.option("--json", "as_json", is_flag=True, help="Print the API's JSON instead of a table.")
-def dispatch_command(demand: str, preview: bool, as_json: bool) -> None:
-    """Dispatch DEMAND kW across the fleet, record it in the history (unless
-    --preview) and print the allocation with the reason for each plant."""
+@click.option("--plants", "every_plant", is_flag=True, help="Also list every plant's part.")
+@click.option("--json", "as_json", is_flag=True, help="Print the API's JSON instead of tables.")
+def dispatch_command(demand: str, preview: bool, every_plant: bool, as_json: bool) -> None:
+    """Dispatch DEMAND kW across the fleet and record it in the history (unless
+    --preview). Prints the totals and the dispatch by kind and by reason; --plants
+    adds every plant with its output, cost and reason."""
     if preview:
-        result = dispatch_runs.preview_dispatch(demand, current_actor())
-        if as_json:
-            click.echo(json.dumps(dispatch_runs.result_as_dict(result), indent=2))
-            return
-        names = {p.id: p.name for p in fleet.list_plants()}
-        reasons = result.reason_by_unit()
-        rows = [
-            (pid, names.get(pid, ""), kw, reasons[pid]) for pid, kw in result.allocations.items()
-        ]
-        summary = dispatch_runs.result_as_dict(result)
+        answer = dispatch_runs.preview_dispatch(demand, current_actor())
+        body = answer.as_dict()
+        rows = _preview_rows(answer) if every_plant and not as_json else []
     else:
         with transaction():
             record = dispatch_runs.commit_dispatch(demand)
-        summary = dispatch_runs.record_as_dict(record)
-        if as_json:
-            click.echo(json.dumps(summary, indent=2))
-            return
-        rows = [
-            (p["plant_id"], p["name"], p["output"], p["reason"])
-            for p in summary["plants"]
-            if p["reason"] != "down"
-        ]
-    _print_dispatch(rows, summary)
+        body = dispatch_runs.record_as_dict(record, DETAIL_FULL if as_json else DETAIL_SUMMARY)
+        rows = dispatch_runs.dispatch_rows(record.id) if every_plant and not as_json else []
+    if as_json:
+        click.echo(json.dumps(body, indent=2))
+        return
+    _print_dispatch(body, rows)
     if not preview:
-        click.echo(f"Recorded as dispatch {summary['id']}.")
+        click.echo(f"Recorded as dispatch {body['id']}.")
 
 
-def _print_dispatch(rows, summary: dict) -> None:
-    _print_table(
-        ("id", "plant", "output", "why"),
-        ((pid, name, format_kw(kw), REASON_CODES[reason]) for pid, name, kw, reason in rows),
-        right={0, 2},
-    )
-    proven = "proven optimal" if summary["optimal"] else f"NOT proven optimal ({summary['status']})"
+def _preview_rows(preview) -> list[dict[str, Any]]:
+    """A preview's rows (``dispatch_summary.ROW_FIELDS``), in merit order."""
+    reasons = preview.result.reason_by_unit()
+    rows = [
+        {
+            "plant_id": plant["id"],
+            "name": plant["name"],
+            "kind": plant["kind"],
+            "status": plant["status"],
+            "min_capacity": plant["min_capacity"],
+            "max_capacity": plant["max_capacity"],
+            "marginal_cost": plant["marginal_cost"],
+            "output": preview.result.allocations.get(plant["id"], 0.0),
+            "reason": reasons[plant["id"]],
+        }
+        for plant in fleet.plant_rows()
+        if plant["id"] in reasons
+    ]
+    for row in rows:
+        row["startup"] = row["status"] == "idle" and row["output"] > 0
+    rows.sort(key=lambda r: (r["reason"] == "down", r["marginal_cost"], r["plant_id"]))
+    return rows
+
+
+def _print_dispatch(body: dict, rows: list[dict[str, Any]]) -> None:
+    """The totals, the dispatch by kind and by reason, and ``rows`` if any."""
+    proven = "proven optimal" if body["optimal"] else f"NOT proven optimal ({body['status']})"
+    price = body["marginal_cost"]
     click.echo(
-        f"Demand {format_kw(summary['demand'])}; dispatched "
-        f"{format_kw(summary['total_dispatched'])}; unmet {format_kw(summary['unmet_demand'])}; "
-        f"cost {format_number(summary['total_cost'])} per hour; {proven}"
+        f"Demand {format_kw(body['demand'])}; dispatched {format_kw(body['total_dispatched'])}; "
+        f"unmet {format_kw(body['unmet_demand'])}; cost {format_number(body['total_cost'])} "
+        f"per hour; marginal price {format_number(price)} per MWh; "
+        f"{body['startups']} start-up(s); {proven}"
     )
+    click.echo()
+    _print_table(
+        ("kind", "plants", "available", "dispatched", "start-ups"),
+        (
+            (
+                kind,
+                part["plants"],
+                format_kw(part["available"]),
+                format_kw(part["dispatched"]),
+                part["startups"],
+            )
+            for kind, part in body["by_kind"].items()
+            if part["plants"]
+        ),
+        right={1, 2, 3, 4},
+    )
+    click.echo()
+    _print_table(
+        ("why", "plants", "dispatched"),
+        (
+            (REASON_CODES[reason], part["plants"], format_kw(part["dispatched"]))
+            for reason, part in body["by_reason"].items()
+            if part["plants"]
+        ),
+        right={1, 2},
+    )
+    if rows:
+        click.echo()
+        _print_table(
+            ("id", "plant", "kind", "output", "cost/MWh", "cost/h", "why"),
+            (
+                (
+                    r["plant_id"],
+                    r["name"],
+                    r["kind"],
+                    format_kw(r["output"]),
+                    format_number(r["marginal_cost"]),
+                    format_number(r["marginal_cost"] * r["output"] / 1000),
+                    REASON_CODES[r["reason"]] + (" (start-up)" if r["startup"] else ""),
+                )
+                for r in rows
+            ),
+            right={0, 3, 4, 5},
+        )
 
 
 dispatches_cli = VppGroup("dispatches", help="The history of committed dispatches.")
@@ -407,12 +464,14 @@ def dispatches_list_command(page: int, per_page: int) -> None:
 
 @dispatches_cli.command("show")
 @click.argument("dispatch_id", type=DATABASE_ID)
-def dispatches_show_command(dispatch_id: int) -> None:
-    """Show committed dispatch DISPATCH_ID, plant by plant as they were then."""
-    summary = dispatch_runs.record_as_dict(dispatch_runs.get_dispatch(dispatch_id))
-    click.echo(f"Dispatch {summary['id']} at {summary['created_at']}")
-    rows = [(p["plant_id"], p["name"], p["output"], p["reason"]) for p in summary["plants"]]
-    _print_dispatch(rows, summary)
+@click.option("--plants", "every_plant", is_flag=True, help="Also list every plant's part.")
+def dispatches_show_command(dispatch_id: int, every_plant: bool) -> None:
+    """Show committed dispatch DISPATCH_ID: totals, by kind, by reason; with --plants,
+    every plant as it was then."""
+    record = dispatch_runs.get_dispatch(dispatch_id)
+    body = dispatch_runs.record_as_dict(record, DETAIL_SUMMARY)
+    click.echo(f"Dispatch {body['id']} at {record.created_at:%Y-%m-%d %H:%M:%S} UTC")
+    _print_dispatch(body, dispatch_runs.dispatch_rows(record.id) if every_plant else [])
 
 
 users_cli = VppGroup("users", help="People who log in to the pages, and their roles.")

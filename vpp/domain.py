@@ -28,16 +28,23 @@ NAME_MAX_LENGTH = 100
 # kW, absolute: the tolerance for equality and bound checks in dispatch (DESIGN.md rule 6).
 TOLERANCE_KW = 1e-6
 
-# Why a plant got its dispatched output: the algorithm's reason codes and the words
-# the pages, the API document and the CLI use for them.
+# Why a plant got its dispatched output: the algorithm's reason codes, spelled here
+# once, and the words the pages, the API document and the CLI use for them.
+REASON_DOWN = "down"
+REASON_AT_MAX = "at_max"
+REASON_MARGINAL = "marginal"
+REASON_AT_MIN = "at_min"
+REASON_OFF_MIN_ABOVE_DEMAND = "off_min_above_demand"
+REASON_OFF_NOT_NEEDED = "off_not_needed"
+REASON_OFF_MIN_DOES_NOT_FIT = "off_min_does_not_fit"
 REASON_CODES = {
-    "down": "down",
-    "at_max": "at maximum: cheaper than the marginal unit",
-    "marginal": "marginal: sets the price",
-    "at_min": "at minimum stable output",
-    "off_min_above_demand": "off: its minimum is above the demand",
-    "off_not_needed": "off: dearer than needed",
-    "off_min_does_not_fit": "off: its minimum does not fit",
+    REASON_DOWN: "down",
+    REASON_AT_MAX: "at maximum: cheaper than the marginal unit",
+    REASON_MARGINAL: "marginal: sets the price",
+    REASON_AT_MIN: "at minimum stable output",
+    REASON_OFF_MIN_ABOVE_DEMAND: "off: its minimum is above the demand",
+    REASON_OFF_NOT_NEEDED: "off: dearer than needed",
+    REASON_OFF_MIN_DOES_NOT_FIT: "off: its minimum does not fit",
 }
 
 # Who may do what: each role may do everything the ones before it may.

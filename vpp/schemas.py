@@ -102,6 +102,7 @@ MAX_CAPACITY_KW = 1e9
 MAX_DEMAND_KW = 1e15
 # Far past any history, and small enough that page x size stays a database integer.
 MAX_PAGE = 1_000_000
+MAX_PER_PAGE = 1000
 MAX_ABS_COST = 1e6
 
 
@@ -201,9 +202,26 @@ class PlantPatchSchema(PlantSchema):
         super().__init__(partial=True, **kwargs)
 
 
+# How much of a dispatch an answer carries: everything (the prototype's per-plant
+# ``allocations`` and ``reasons``, a record's ``plants``), or the totals and the
+# summaries by kind and reason only.
+DETAIL_FULL = "full"
+DETAIL_SUMMARY = "summary"
+DETAILS = (DETAIL_FULL, DETAIL_SUMMARY)
+
+
 class DispatchRequestSchema(Schema):
     class Meta:
         unknown = RAISE
+
+    detail = fields.String(
+        load_default=DETAIL_FULL,
+        validate=validate.OneOf(DETAILS),
+        metadata={
+            "description": "full (default): every plant's allocation and reason; summary: "
+            "the totals, by_kind, by_reason and supply_curve only (small at any fleet size)."
+        },
+    )
 
     demand = FiniteFloat(
         required=True,
@@ -212,7 +230,42 @@ class DispatchRequestSchema(Schema):
     )
 
 
-class DispatchResultSchema(Schema):
+class KindSummarySchema(Schema):
+    plants = fields.Integer()
+    available = fields.Float(metadata={"description": "kW of these plants not down"})
+    dispatched = fields.Float(metadata={"description": "kW"})
+    startups = fields.Integer(metadata={"description": "idle plants switched on"})
+
+
+class ReasonSummarySchema(Schema):
+    plants = fields.Integer()
+    dispatched = fields.Float(metadata={"description": "kW"})
+
+
+class SupplyPointSchema(Schema):
+    marginal_cost = fields.Float(metadata={"description": "per MWh"})
+    capacity = fields.Float(
+        metadata={"description": "kW of plants not down costing at most this, cumulated"}
+    )
+
+
+class DispatchSummariesMixin(Schema):
+    by_kind = fields.Dict(
+        keys=fields.String(metadata={"enum": list(PLANT_KINDS)}),
+        values=fields.Nested(KindSummarySchema),
+        metadata={"description": "Every kind, with its plants, kW available and dispatched."},
+    )
+    by_reason = fields.Dict(
+        keys=fields.String(metadata={"enum": list(REASON_CODES)}),
+        values=fields.Nested(ReasonSummarySchema),
+    )
+    supply_curve = fields.List(
+        fields.Nested(SupplyPointSchema),
+        metadata={"description": "The merit order as a curve, cheapest first (<= 60 points)."},
+    )
+
+
+class DispatchResultSchema(DispatchSummariesMixin):
     """The prototype's dispatch contract, plus what explains it."""
 
     demand = fields.Float(metadata={"description": "kW"})
@@ -248,7 +301,7 @@ class DispatchResultSchema(Schema):
 
 
 class DispatchSummarySchema(Schema):
-    """A committed dispatch, as listed in the history."""
+    """A committed dispatch's totals, as listed in the history."""
 
     id = fields.Integer()
     created_at = fields.String(metadata={"description": "ISO 8601, UTC"})
@@ -266,7 +319,7 @@ class DispatchSummarySchema(Schema):
 
 
 class DispatchedPlantSchema(Schema):
-    """One plant in a committed dispatch, as it was at the time."""
+    """One plant in a committed dispatch, as it was at the time: a row."""
 
     plant_id = fields.Integer()
     name = fields.String()
@@ -276,12 +329,44 @@ class DispatchedPlantSchema(Schema):
     max_capacity = fields.Float()
     marginal_cost = fields.Float()
     output = fields.Float()
-    reason = fields.String()
+    reason = fields.String(metadata={"enum": list(REASON_CODES)})
+    startup = fields.Boolean(metadata={"description": "An idle plant the dispatch switches on."})
 
 
-class DispatchRecordSchema(DispatchSummarySchema):
+class DispatchRecordSchema(DispatchSummarySchema, DispatchSummariesMixin):
+    """A committed dispatch; ``allocations`` and ``plants`` with detail=full only."""
+
     allocations = fields.Dict(keys=fields.String(), values=fields.Float())
     plants = fields.List(fields.Nested(DispatchedPlantSchema))
+
+
+class DetailQuerySchema(Schema):
+    class Meta:
+        unknown = RAISE
+
+    detail = fields.String(load_default=DETAIL_FULL, validate=validate.OneOf(DETAILS))
+
+
+ROW_SORT_KEYS = ("merit", "output", "plant_id", "name")
+
+
+class DispatchRowsQuerySchema(Schema):
+    """Paging, filters and order for a committed dispatch's rows."""
+
+    class Meta:
+        unknown = RAISE
+
+    page = WholeNumber(load_default=1, validate=validate.Range(min=1, max=MAX_PAGE))
+    per_page = WholeNumber(load_default=50, validate=validate.Range(min=1, max=MAX_PER_PAGE))
+    reason = fields.String(validate=validate.OneOf(list(REASON_CODES)))
+    kind = fields.String(validate=validate.OneOf(PLANT_KINDS))
+    q = fields.String(
+        validate=[validate.Length(min=1, max=NAME_MAX_LENGTH), reject_control_characters]
+    )
+    startups = fields.Boolean(
+        load_default=False, metadata={"description": "Only the idle plants switched on."}
+    )
+    sort = fields.String(load_default="merit", validate=validate.OneOf(ROW_SORT_KEYS))
 
 
 class PageSchema(Schema):
@@ -291,6 +376,10 @@ class PageSchema(Schema):
     per_page = fields.Integer()
     total = fields.Integer(metadata={"description": "Items in all pages."})
     pages = fields.Integer()
+
+
+class DispatchRowsPageSchema(PageSchema):
+    items = fields.List(fields.Nested(DispatchedPlantSchema))
 
 
 class DispatchPageSchema(PageSchema):
@@ -314,7 +403,6 @@ PLANT_SORT_KEYS = (
     "min_capacity",
     "marginal_cost",
 )
-MAX_PER_PAGE = 1000
 
 
 class PlantListQuerySchema(Schema):

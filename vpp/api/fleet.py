@@ -40,8 +40,10 @@ def dispatch(request_data):
     to ``/api/dispatches/`` to commit one). Every plant that is not down gets 0 or
     an output within its [min_capacity, max_capacity]; the total never exceeds the
     demand; among such answers the most kW, then the least cost, then the fewest
-    start-ups."""
+    start-ups. ``"detail": "summary"`` leaves out the per-plant ``allocations`` and
+    ``reasons``: the totals and the summaries by kind and reason stay small at any
+    fleet size."""
     caller = current_principal().actor
-    result = dispatch_runs.preview_dispatch(request_data["demand"], caller)
+    preview = dispatch_runs.preview_dispatch(request_data["demand"], caller)
     # A Response skips the schema's serialisation: allocations can be 100,000 long.
-    return jsonify(dispatch_runs.result_as_dict(result))
+    return jsonify(preview.as_dict(request_data["detail"]))

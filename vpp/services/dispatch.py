@@ -82,18 +82,22 @@ from itertools import accumulate
 
 import numpy as np
 
-from vpp.domain import STATUS_DOWN, STATUS_IDLE, STATUS_RUNNING, TOLERANCE_KW
+from vpp.domain import (
+    REASON_AT_MAX,
+    REASON_AT_MIN,
+    REASON_DOWN,
+    REASON_MARGINAL,
+    REASON_OFF_MIN_ABOVE_DEMAND,
+    REASON_OFF_MIN_DOES_NOT_FIT,
+    REASON_OFF_NOT_NEEDED,
+    STATUS_DOWN,
+    STATUS_IDLE,
+    STATUS_RUNNING,
+    TOLERANCE_KW,
+)
 
 STRATEGY = "exact-branch-and-bound"
 
-# Why each unit got what it got (vpp.domain.REASON_CODES has them in words).
-REASON_DOWN = "down"
-REASON_AT_MAX = "at_max"
-REASON_MARGINAL = "marginal"
-REASON_AT_MIN = "at_min"
-REASON_OFF_MIN_ABOVE_DEMAND = "off_min_above_demand"
-REASON_OFF_NOT_NEEDED = "off_not_needed"
-REASON_OFF_MIN_DOES_NOT_FIT = "off_min_does_not_fit"
 STATUS_OPTIMAL = "optimal"
 STATUS_TIME_LIMIT = "time_limit"
 STATUS_NODE_LIMIT = "node_limit"

@@ -1,6 +1,7 @@
 """The pages through Flask's test client: forms post, re-render with inline errors
 and change nothing when rejected (the browser tests cover the JavaScript)."""
 
+import json
 import re
 
 import pytest
@@ -26,11 +27,14 @@ def test_dashboard_shows_capacity_counts_and_fleet(app, client):
 
 
 def test_dashboard_embeds_chart_data_as_json(app, client):
-    add_plants(app, {"name": "</script><b>x", "max_capacity": 10})
+    add_plants(app, {"name": "</script><b>x", "max_capacity": 10, "kind": "wind"})
     page = client.get("/").get_data(as_text=True)
-    # tojson escapes <, > and & so a name cannot close the script element.
-    assert "</script><b>x" not in page
-    assert "\\u003c/script\\u003e\\u003cb\\u003ex" in page
+    data = page.split('<script type="application/json" id="chart-data">')[1].split("</script>")[0]
+    chart = json.loads(data)
+    assert chart["capacity"]["wind"]["idle"] == 10
+    assert chart["dispatch"]["by_kind"]["wind"]["available"] == 10
+    # Names are in the table only, escaped; never in a script.
+    assert "</script><b>x" not in page and "&lt;/script&gt;&lt;b&gt;x" in page
 
 
 def test_demand_control_preselects_80_percent_and_reaches_150_percent(app, client):
@@ -188,9 +192,12 @@ def test_dispatch_form_records_the_dispatch_and_shows_it(app, client):
     assert response.status_code == 302
     assert response.headers["Location"].endswith("/?dispatch=1#dispatch")
     page = client.get("/?dispatch=1").get_data(as_text=True)
-    table = page[page.index('id="allocation-table"') :]
+    detail = client.get("/dispatches/1").get_data(as_text=True)
+    table = detail[detail.index('id="allocation-table"') :]
     rows = re.findall(
-        r"<tr[^>]*><td>([^<]*)</td><td[^>]*>[^<]*</td><td[^>]*>([^<]*)</td><td>([^<]*)</td>", table
+        r"<tr[^>]*><td>([^<]*)</td><td>[^<]*</td><td[^>]*>[^<]*</td><td[^>]*>([^<]*)</td>"
+        r"<td>([^<]*)(?: <strong[^>]*>start-up</strong>)?</td>",
+        table,
     )
     # Merit order, down plants last, each with the reason in words.
     assert rows == [

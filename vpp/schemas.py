@@ -455,6 +455,11 @@ class AggregateSchema(Schema):
     plant_count = fields.Integer()
     by_status = fields.Dict(keys=fields.String(), values=fields.Nested(StatusBreakdownSchema))
     by_kind = fields.Dict(keys=fields.String(), values=fields.Nested(StatusBreakdownSchema))
+    by_kind_and_status = fields.Dict(
+        keys=fields.String(),
+        values=fields.Dict(keys=fields.String(), values=fields.Float()),
+        metadata={"description": "kW of each kind in each status."},
+    )
 
 
 class UserSchema(Schema):

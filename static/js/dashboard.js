@@ -1,15 +1,19 @@
-// Charts and the live dispatch preview. Without JavaScript the pages still work:
-// the forms post and the server renders the same tables.
+// Charts and the live dispatch preview, on the dashboard and a dispatch's page. Without
+// JavaScript the pages still work: the forms post and the server renders the same
+// totals and tables. Every chart shows a summary (by kind, the supply curve), never
+// one element per plant, so the page costs the same at 9 plants and at 100,000.
 (function () {
   "use strict";
   var data = JSON.parse(document.getElementById("chart-data").textContent);
-  var STATUS_COLOURS = { running: "#2e7d32", idle: "#1e63b8", down: "#9e9e9e" };
-  var PALETTE = ["#1e63b8", "#2e7d32", "#f9a825", "#c62828", "#6a1b9a", "#00838f",
-                 "#ef6c00", "#5d4037", "#ad1457", "#558b2f", "#283593", "#00695c"];
-  var DISPATCHED = "#2e7d32";
-  var SPARE = "rgba(120, 120, 120, 0.25)";
+  var STATUS_COLOURS = { running: "#2e7d32", idle: "#1e63b8", down: "#757575" };
+  var KIND_COLOURS = ["#1e63b8", "#f9a825", "#00838f", "#283593", "#5d4037", "#c62828",
+                      "#6a1b9a", "#2e7d32", "#9e9e9e"];
   var number = new Intl.NumberFormat("en-US", { maximumFractionDigits: 2 });
   function kw(value) { return number.format(value) + " kW"; }
+  function label(word) {
+    return { chp: "CHP", demand_response: "Demand response" }[word] ||
+      word.charAt(0).toUpperCase() + word.slice(1).replace(/_/g, " ");
+  }
   var charts = {};
 
   function draw(Chart, id, config) {
@@ -26,95 +30,87 @@
   }
 
   function drawCapacityChart(Chart) {
-    if (!data.plants.length) return;
+    if (!data.capacity) return;
+    var kinds = data.kinds.filter(function (k) {
+      return data.statuses.some(function (s) { return data.capacity[k][s] > 0; });
+    });
+    if (!kinds.length) return;
     draw(Chart, "capacity-chart", {
       type: "bar",
       data: {
-        labels: data.plants.map(function (p) { return p.name; }),
-        datasets: [{
-          label: "Max capacity (kW)",
-          data: data.plants.map(function (p) { return p.max; }),
-          backgroundColor: data.plants.map(function (p) { return STATUS_COLOURS[p.status]; }),
-        }],
+        labels: kinds.map(label),
+        datasets: data.statuses.map(function (status) {
+          return { label: label(status), backgroundColor: STATUS_COLOURS[status],
+                   data: kinds.map(function (k) { return data.capacity[k][status]; }) };
+        }),
       },
       options: {
-        plugins: {
-          legend: { labels: { generateLabels: function () {
-            return data.statuses.map(function (s) {
-              return { text: s, fillStyle: STATUS_COLOURS[s], strokeStyle: STATUS_COLOURS[s] };
-            });
-          } } },
-          tooltip: { callbacks: { label: function (ctx) {
-            return kw(ctx.parsed.y) + " (" + data.plants[ctx.dataIndex].status + ")";
-          } } },
-        },
-        scales: { y: { beginAtZero: true, title: { display: true, text: "kW" } } },
+        plugins: { tooltip: { callbacks: { label: function (ctx) {
+          return ctx.dataset.label + ": " + kw(ctx.parsed.y);
+        } } } },
+        scales: { x: { stacked: true },
+                  y: { stacked: true, beginAtZero: true, title: { display: true, text: "kW" } } },
       },
     });
   }
 
-  function drawDispatchCharts(Chart, view) {
-    var running = view.rows.filter(function (r) { return r.output > 0; });
+  function drawAllocationChart(Chart, view) {
+    var kinds = data.kinds.filter(function (k) { return view.by_kind[k].dispatched > 0; });
     draw(Chart, "allocation-chart", {
       type: "doughnut",
       data: {
-        labels: running.map(function (r) { return r.name; }),
+        labels: kinds.map(label),
         datasets: [{
-          data: running.map(function (r) { return r.output; }),
-          backgroundColor: running.map(function (_, i) { return PALETTE[i % PALETTE.length]; }),
+          data: kinds.map(function (k) { return view.by_kind[k].dispatched; }),
+          backgroundColor: kinds.map(function (k) { return KIND_COLOURS[data.kinds.indexOf(k)]; }),
         }],
       },
-      options: { plugins: { tooltip: { callbacks: { label: function (ctx) { return kw(ctx.parsed); } } } } },
+      options: { plugins: {
+        legend: { position: "right" },
+        tooltip: { callbacks: { label: function (ctx) { return ctx.label + ": " + kw(ctx.parsed); } } },
+      } },
     });
-    var merit = view.rows.filter(function (r) { return r.reason !== "down"; });
+  }
+
+  // The supply curve as steps (x: cumulative kW, y: cost), with the demand as a
+  // vertical line and the marginal price as a horizontal one.
+  function drawSupplyChart(Chart, view) {
+    var curve = view.supply_curve;
+    if (!curve.length) return;
+    var steps = [];
+    var previous = 0;
+    curve.forEach(function (point) {
+      steps.push({ x: previous, y: point.marginal_cost }, { x: point.capacity, y: point.marginal_cost });
+      previous = point.capacity;
+    });
+    var costs = curve.map(function (p) { return p.marginal_cost; });
+    var low = Math.min.apply(null, costs.concat([0]));
+    var high = Math.max.apply(null, costs);
+    var datasets = [
+      { label: "Capacity at or below a cost", data: steps, borderColor: "#1e63b8",
+        backgroundColor: "rgba(30, 99, 184, 0.15)", fill: "start", pointRadius: 0 },
+      { label: "Demand", data: [{ x: view.demand, y: low }, { x: view.demand, y: high }],
+        borderColor: "#c62828", borderDash: [6, 4], pointRadius: 0 },
+    ];
+    if (view.marginal_cost !== null) {
+      datasets.push({ label: "Marginal price", data: [{ x: 0, y: view.marginal_cost },
+        { x: Math.max(previous, view.demand), y: view.marginal_cost }],
+        borderColor: "#f9a825", borderDash: [2, 3], pointRadius: 0 });
+    }
     draw(Chart, "merit-chart", {
-      type: "bar",
-      data: {
-        labels: merit.map(function (r) { return r.name; }),
-        datasets: [
-          { label: "Dispatched (kW)", data: merit.map(function (r) { return r.output; }),
-            backgroundColor: DISPATCHED, stack: "kw", yAxisID: "y" },
-          { label: "Not dispatched (kW)", data: merit.map(function (r) { return Math.max(r.max - r.output, 0); }),
-            backgroundColor: SPARE, stack: "kw", yAxisID: "y" },
-          { type: "line", label: "Marginal cost (per MWh)", data: merit.map(function (r) { return r.cost; }),
-            borderColor: "#c62828", backgroundColor: "#c62828", stepped: "middle", pointRadius: 2, yAxisID: "cost" },
-        ],
-      },
+      type: "line",
+      data: { datasets: datasets },
       options: {
-        plugins: {
-          title: { display: true, text: "Merit order: cheapest first" },
-          tooltip: { callbacks: { afterBody: function (items) {
-            var row = merit[items[0].dataIndex];
-            return data.reasons[row.reason];
-          } } },
-        },
+        parsing: false,
+        plugins: { tooltip: { callbacks: { label: function (ctx) {
+          return ctx.dataset.label + ": " + kw(ctx.parsed.x) + " at " + number.format(ctx.parsed.y) + " / MWh";
+        } } } },
         scales: {
-          x: { stacked: true },
-          y: { stacked: true, beginAtZero: true, title: { display: true, text: "kW" } },
-          cost: { position: "right", grid: { drawOnChartArea: false }, title: { display: true, text: "per MWh" } },
+          x: { type: "linear", beginAtZero: true, title: { display: true, text: "cumulative capacity, kW" } },
+          y: { title: { display: true, text: "marginal cost per MWh" } },
         },
       },
     });
-  }
-
-  function meritOrder(a, b) {
-    var downA = a.reason === "down", downB = b.reason === "down";
-    if (downA !== downB) return downA ? 1 : -1;
-    return a.cost - b.cost || a.id - b.id;
-  }
-
-  // An API preview as the server's dispatch view: one row per plant, in merit order.
-  function viewFromPreview(result) {
-    var reasonOf = {};
-    Object.keys(result.reasons).forEach(function (code) {
-      result.reasons[code].forEach(function (id) { reasonOf[id] = code; });
-    });
-    var rows = data.plants.map(function (p) {
-      var output = result.allocations[p.id];
-      return Object.assign({}, p, { output: output || 0, reason: reasonOf[p.id] || "down" });
-    });
-    rows.sort(meritOrder);
-    return Object.assign({}, result, { rows: rows });
   }
 
   function cell(text, className) {
@@ -124,52 +120,78 @@
     return td;
   }
 
-  function renderView(view) {
-    var box = document.getElementById("dispatch-result");
-    box.hidden = false;
-    box.querySelector('[data-field="meta"]').textContent =
-      (view.optimal ? "Proven optimal" : "Not proven optimal (" + view.status.replace("_", " ") + ")") +
-      " · solved in " + number.format(view.solve_time_ms) + " ms · preview, not recorded";
-    box.querySelector('[data-field="demand"]').textContent = kw(view.demand);
-    box.querySelector('[data-field="total_dispatched"]').textContent = kw(view.total_dispatched);
-    box.querySelector('[data-field="unmet_demand"]').textContent = kw(view.unmet_demand);
-    box.querySelector('[data-field="total_cost"]').textContent = number.format(view.total_cost) + " / h";
-    var body = document.querySelector("#allocation-table tbody");
-    body.replaceChildren.apply(body, view.rows.map(function (r) {
-      var tr = document.createElement("tr");
-      if (r.reason === "down") tr.className = "muted";
-      tr.append(cell(r.name), cell(number.format(r.cost), "num"), cell(kw(r.output), "num"),
-                cell(data.reasons[r.reason]));
-      return tr;
-    }));
-    window.vppChartReady.then(function (Chart) { drawDispatchCharts(Chart, view); });
+  function setText(box, field, text) {
+    var node = box.querySelector('[data-field="' + field + '"]');
+    if (node) node.textContent = text;
   }
 
+  // A preview (the API's summary answer) into the totals and the by-kind table.
+  function renderPreview(view) {
+    var box = document.getElementById("dispatch-result");
+    box.hidden = false;
+    setText(box, "meta", "Preview, not recorded · " +
+      (view.optimal ? "proven optimal" : "not proven optimal (" + view.status.replace("_", " ") + ")") +
+      " · solved in " + number.format(view.solve_time_ms) + " ms");
+    setText(box, "demand", kw(view.demand));
+    setText(box, "total_dispatched", kw(view.total_dispatched));
+    setText(box, "unmet_demand", kw(view.unmet_demand));
+    box.querySelector('[data-field="unmet_box"]').classList.toggle("unmet", view.unmet_demand > 0);
+    setText(box, "total_cost", number.format(view.total_cost) + " / h");
+    setText(box, "marginal_cost",
+            view.marginal_cost === null ? "–" : number.format(view.marginal_cost) + " / MWh");
+    setText(box, "startups", number.format(view.startups));
+    var body = document.querySelector("#by-kind-table tbody");
+    body.replaceChildren.apply(body, data.kinds.filter(function (k) {
+      return view.by_kind[k].plants > 0;
+    }).map(function (k) {
+      var part = view.by_kind[k];
+      var tr = document.createElement("tr");
+      tr.append(cell(label(k)), cell(number.format(part.plants), "num"), cell(kw(part.available), "num"),
+                cell(kw(part.dispatched), "num"), cell(number.format(part.startups), "num"));
+      return tr;
+    }));
+    window.vppChartReady.then(function (Chart) {
+      drawAllocationChart(Chart, view);
+      drawSupplyChart(Chart, view);
+    });
+  }
+
+  // Previews while the slider moves: one request at a time, at most every 100 ms,
+  // always ending on the last value (so the preview follows the drag, not only its end).
   function setUpLivePreview() {
     var slider = document.getElementById("demand-slider");
     var input = document.getElementById("demand");
     var form = document.getElementById("dispatch-form");
-    if (!slider || !input || !form) return;
+    if (!slider || !input || !form || !data.dispatch) return;
     document.getElementById("demand-slider-label").hidden = false;
-    var timer = null;
-    var latest = 0;
-    function preview() {
+    var inFlight = false, pending = false, lastSent = 0, timer = null;
+    function send() {
       var demand = parseFloat(input.value);
       if (!(demand > 0)) return;
-      var ticket = ++latest;
+      inFlight = true;
+      pending = false;
+      lastSent = Date.now();
       fetch(form.dataset.previewUrl, {
         method: "POST",
         headers: { "Content-Type": "application/json", "Accept": "application/json" },
-        body: JSON.stringify({ demand: demand }),
+        body: JSON.stringify({ demand: demand, detail: "summary" }),
       }).then(function (response) {
         return response.ok ? response.json() : null;
       }).then(function (result) {
-        if (result && ticket === latest) renderView(viewFromPreview(result));
-      }).catch(function () { /* the form still posts */ });
+        if (result) renderPreview(result);
+      }).catch(function () { /* the form still posts */ }).then(function () {
+        inFlight = false;
+        if (pending) schedule();
+      });
     }
-    function schedule() { clearTimeout(timer); timer = setTimeout(preview, 150); }
+    function schedule() {
+      pending = true;
+      if (inFlight || timer) return;
+      var wait = Math.max(0, 100 - (Date.now() - lastSent));
+      timer = setTimeout(function () { timer = null; send(); }, wait);
+    }
     slider.addEventListener("input", function () {
-      input.value = Math.round(parseFloat(slider.value) * 1000) / 1000;
+      input.value = slider.value;
       schedule();
     });
     input.addEventListener("input", function () {
@@ -180,7 +202,10 @@
 
   window.vppChartReady.then(function (Chart) {
     drawCapacityChart(Chart);
-    if (data.dispatch) drawDispatchCharts(Chart, data.dispatch);
+    if (data.dispatch) {
+      drawAllocationChart(Chart, data.dispatch);
+      drawSupplyChart(Chart, data.dispatch);
+    }
   }).catch(function (err) {
     document.querySelectorAll("canvas").forEach(function (c) {
       c.insertAdjacentText("afterend", "Charts unavailable: " + err.message + ". The tables hold the same numbers.");

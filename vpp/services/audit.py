@@ -63,9 +63,24 @@ def record_many(action: str, events: list[tuple[str, Any, Any]]) -> None:
         )
 
 
-def list_events(page: int, per_page: int) -> tuple[list[AuditEvent], int]:
-    """Audit events, newest first: one page, and how many there are in all."""
-    return pages.newest_first(AuditEvent, AuditEvent.at, page, per_page)
+def list_events(
+    page: int, per_page: int, action: str | None = None, actor: str | None = None
+) -> tuple[list[AuditEvent], int]:
+    """Audit events, newest first, of one ``action`` and by actors whose name holds
+    ``actor`` (any case) if given: one page, and how many there are in all."""
+    query = sa.select(AuditEvent).order_by(AuditEvent.at.desc(), AuditEvent.id.desc())
+    if action:
+        query = query.where(AuditEvent.action == action)
+    if actor:
+        query = query.where(pages.contains(AuditEvent.actor, actor))
+    return pages.page_of(query, page, per_page)
+
+
+def actions() -> list[str]:
+    """Every action the log holds, for a filter's choices."""
+    return list(
+        db.session.scalars(sa.select(AuditEvent.action).distinct().order_by(AuditEvent.action))
+    )
 
 
 def event_as_dict(event: AuditEvent) -> dict[str, Any]:

@@ -246,9 +246,25 @@ def commit_dispatch(demand: Any) -> Dispatch:
     return record
 
 
-def list_dispatches(page: int, per_page: int) -> tuple[list[Dispatch], int]:
-    """Committed dispatches, newest first: one page, and how many there are in all."""
-    return pages.newest_first(Dispatch, Dispatch.created_at, page, per_page)
+# How the history may be ordered.
+HISTORY_ORDERS = {
+    "newest": (Dispatch.created_at.desc(), Dispatch.id.desc()),
+    "oldest": (Dispatch.created_at, Dispatch.id),
+    "demand": (Dispatch.demand.desc(), Dispatch.id.desc()),
+    "unmet": (Dispatch.unmet_demand.desc(), Dispatch.id.desc()),
+    "cost": (Dispatch.total_cost.desc(), Dispatch.id.desc()),
+}
+
+
+def list_dispatches(
+    page: int, per_page: int, order: str = "newest", unmet_only: bool = False
+) -> tuple[list[Dispatch], int]:
+    """Committed dispatches, newest first (or by ``HISTORY_ORDERS``), optionally only
+    those that left demand unmet: one page, and how many there are in all."""
+    query = sa.select(Dispatch).order_by(*HISTORY_ORDERS[order])
+    if unmet_only:
+        query = query.where(Dispatch.unmet_demand > 0)
+    return pages.page_of(query, page, per_page)
 
 
 def get_dispatch(dispatch_id: int) -> Dispatch:
@@ -385,8 +401,7 @@ def _row_query(dispatch_id: int, reason=None, kind=None, q=None, startups=False)
     if kind:
         query = query.where(DispatchAllocation.kind == kind)
     if q:
-        escaped = q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-        query = query.where(DispatchAllocation.plant_name.ilike(f"%{escaped}%", escape="\\"))
+        query = query.where(pages.contains(DispatchAllocation.plant_name, q))
     if startups:
         query = query.where(DispatchAllocation.status == STATUS_IDLE, DispatchAllocation.output > 0)
     return query

@@ -18,7 +18,7 @@ from vpp.errors import Conflict, InvalidInput, NotFound
 from vpp.extensions import db
 from vpp.models import Plant, bump_fleet_version
 from vpp.schemas import PlantPatchSchema, PlantSchema, check_capacity_bounds
-from vpp.services import audit
+from vpp.services import audit, pages
 
 PLANT_FIELDS = tuple(name for name, f in PlantSchema().fields.items() if not f.dump_only)
 PLANT_API_FIELDS = ("id", *PLANT_FIELDS, "version")
@@ -50,8 +50,7 @@ def _filtered(query, status=None, kind=None, q=None):
     if kind:
         query = query.where(Plant.kind == kind)
     if q:
-        escaped = q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-        query = query.where(Plant.name.ilike(f"%{escaped}%", escape="\\"))
+        query = query.where(pages.contains(Plant.name, q))
     return query
 
 
@@ -280,6 +279,7 @@ def aggregate() -> dict[str, Any]:
     plants that are not down. ``total_min_available`` is the sum of their minimum
     stable outputs. ``by_status`` and ``by_kind`` give counts and summed
     ``max_capacity``; every status and kind appears, with zeros where none.
+    ``by_kind_and_status`` is the capacity (kW) of each kind in each status.
     """
     rows = db.session.execute(
         sa.select(
@@ -292,6 +292,7 @@ def aggregate() -> dict[str, Any]:
     ).all()
     by_status = {s: {"count": 0, "max_capacity": 0.0} for s in PLANT_STATUSES}
     by_kind = {k: {"count": 0, "max_capacity": 0.0} for k in PLANT_KINDS}
+    by_kind_and_status = {k: {s: 0.0 for s in PLANT_STATUSES} for k in PLANT_KINDS}
     total_available = total_min_available = 0.0
     plant_count = 0
     for status, kind, count, max_sum, min_sum in rows:
@@ -300,6 +301,7 @@ def aggregate() -> dict[str, Any]:
         by_status[status]["max_capacity"] += max_sum
         by_kind[kind]["count"] += count
         by_kind[kind]["max_capacity"] += max_sum
+        by_kind_and_status[kind][status] += max_sum
         if status != STATUS_DOWN:
             total_available += max_sum
             total_min_available += min_sum
@@ -309,4 +311,5 @@ def aggregate() -> dict[str, Any]:
         "plant_count": plant_count,
         "by_status": by_status,
         "by_kind": by_kind,
+        "by_kind_and_status": by_kind_and_status,
     }

@@ -1,4 +1,4 @@
-"""One page of a newest-first listing (the dispatch history, the audit log)."""
+"""One page of a listing (the dispatch history, the audit log, the fleet...)."""
 
 from typing import Any
 
@@ -7,14 +7,23 @@ import sqlalchemy as sa
 from vpp.extensions import db
 
 
-def newest_first(model: Any, moment: Any, page: int, per_page: int) -> tuple[list[Any], int]:
-    """Page ``page`` (from 1) of ``model`` rows, newest ``moment`` first (ties by id),
-    and how many rows there are in all."""
-    total = db.session.scalar(sa.select(sa.func.count()).select_from(model))
-    items = db.session.scalars(
-        sa.select(model)
-        .order_by(moment.desc(), model.id.desc())
-        .limit(per_page)
-        .offset((page - 1) * per_page)
-    ).all()
+def contains(column: Any, text: str) -> Any:
+    """``column`` holds ``text``, in any letter case; ``%`` and ``_`` in ``text`` are
+    characters, not wildcards."""
+    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return column.ilike(f"%{escaped}%", escape="\\")
+
+
+def page_of(query: sa.Select, page: int, per_page: int) -> tuple[list[Any], int]:
+    """Page ``page`` (from 1) of ``query``'s rows (ORM objects when it selects one
+    entity), and how many rows there are in all. ``query`` brings its own order."""
+    total = db.session.scalar(
+        sa.select(sa.func.count()).select_from(query.order_by(None).subquery())
+    )
+    items = db.session.scalars(query.limit(per_page).offset((page - 1) * per_page)).all()
     return list(items), total
+
+
+def newest_first(model: Any, moment: Any, page: int, per_page: int) -> tuple[list[Any], int]:
+    """Page ``page`` of ``model`` rows, newest ``moment`` first (ties by id)."""
+    return page_of(sa.select(model).order_by(moment.desc(), model.id.desc()), page, per_page)

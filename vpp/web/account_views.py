@@ -183,11 +183,18 @@ def revoke_token(token_id: int):
 @admin_bp.get("/audit")
 def audit_log():
     page = query_whole_number(request.args.get("page"), 1, MAX_PAGE) or 1
-    items, total = audit.list_events(page, AUDIT_PAGE_SIZE)
+    known = audit.actions()
+    action = request.args.get("action") if request.args.get("action") in known else None
+    actor = (request.args.get("actor") or "").strip()[:120] or None
+    items, total = audit.list_events(page, AUDIT_PAGE_SIZE, action=action, actor=actor)
     return render_template(
         "admin_audit.html",
         events=[audit.event_as_dict(e) for e in items],
         page=page,
         pages=max(1, math.ceil(total / AUDIT_PAGE_SIZE)),
         total=total,
+        actions=known,
+        action=action,
+        actor=actor,
+        audit_args={k: v for k, v in (("action", action), ("actor", actor)) if v},
     )

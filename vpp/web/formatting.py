@@ -17,6 +17,15 @@ def format_kw(value: float | int | None) -> str:
     return f"{format_number(value)} kW"
 
 
+KIND_LABELS = {"chp": "CHP", "demand_response": "Demand response"}
+
+
+def kind_label(word: str) -> str:
+    """A kind or status as a person reads it: ``demand_response`` -> Demand response."""
+    return KIND_LABELS.get(word, word.replace("_", " ").capitalize())
+
+
 def register_filters(app: Flask) -> None:
     app.add_template_filter(format_number, "number")
     app.add_template_filter(format_kw, "kw")
+    app.add_template_filter(kind_label, "kind_label")

@@ -16,12 +16,7 @@ from vpp.domain import (
     ROLE_VIEWER,
     ROLES,
 )
-
-KIND_LABELS = {"chp": "CHP", "demand_response": "Demand response"}
-
-
-def _label(word: str) -> str:
-    return KIND_LABELS.get(word, word.replace("_", " ").capitalize())
+from vpp.web.formatting import kind_label as _label
 
 
 def _number_input(min_value: float | None = None) -> NumberInput:

@@ -6,25 +6,34 @@ import math
 from typing import Any
 
 from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
+from marshmallow import ValidationError
 
 from vpp.auth import authorize
 from vpp.config import CHARTJS_CDN_INTEGRITY, CHARTJS_CDN_URL
-from vpp.domain import PLANT_STATUSES, REASON_CODES, ROLE_OPERATOR
-from vpp.errors import Conflict, InvalidInput, NotFound
+from vpp.domain import PLANT_KINDS, PLANT_STATUSES, REASON_CODES, ROLE_OPERATOR, ROLE_VIEWER
+from vpp.errors import Conflict, InvalidInput, NotFound, TooManyRequests
 from vpp.models import Dispatch
 from vpp.routing import MAX_ID, query_whole_number
-from vpp.schemas import MAX_PAGE
+from vpp.schemas import (
+    DETAIL_SUMMARY,
+    MAX_PAGE,
+    PLANT_SORT_KEYS,
+    DispatchRowsQuerySchema,
+    PlantListQuerySchema,
+)
 from vpp.services import dispatch_runs, fleet
 from vpp.transactions import transaction
 from vpp.web.forms import DeleteForm, DispatchForm, PlantForm
 
 bp = Blueprint("web", __name__)
+# Posts that change nothing (a dispatch preview): a viewer may send them.
+READ_ONLY_POSTS = frozenset({"web.dashboard_preview"})
 
 
 @bp.before_request
 def operators_post() -> None:
     """Reading the pages needs a viewer (``vpp.auth``); changing anything, an operator."""
-    if request.method == "POST":
+    if request.method == "POST" and request.endpoint not in READ_ONLY_POSTS:
         authorize(ROLE_OPERATOR)
 
 
@@ -32,38 +41,68 @@ def operators_post() -> None:
 # and starts at 80 % of it.
 SLIDER_MAX_FACTOR = 1.5
 SLIDER_DEFAULT_FACTOR = 0.8
+# The slider moves in round steps: about this many across its range.
+SLIDER_STEPS = 200
+FLEET_PAGE_SIZE = 25
 HISTORY_PAGE_SIZE = 25
+ROWS_PAGE_SIZE = 50
 
 
-def dispatch_view(record: Dispatch) -> dict[str, Any]:
-    """A committed dispatch as the templates and the charts read it: the totals, and
-    one row per plant as it was then, with its output and the reason for it, in
-    merit order."""
-    summary = dispatch_runs.record_summary(record)
-    rows = [
-        {
-            "id": a.plant_id,
-            "name": a.plant_name,
-            "status": a.status,
-            "min": a.min_capacity,
-            "max": a.max_capacity,
-            "cost": a.marginal_cost,
-            "output": a.output,
-            "reason": a.reason,
-        }
-        for a in record.allocations
-    ]
-    rows.sort(key=merit_order)
-    return {**summary, "rows": rows}
+def round_step(span: float, steps: int = SLIDER_STEPS) -> float:
+    """A 1, 2 or 5 times a power of ten, near ``span / steps``: the slider's step."""
+    if span <= 0:
+        return 1.0
+    raw = span / steps
+    power = 10 ** math.floor(math.log10(raw))
+    return next(m * power for m in (1, 2, 5, 10) if m * power >= raw)
 
 
-def merit_order(row: dict[str, Any]) -> tuple[bool, float, int]:
-    """Cheapest first, down plants last (the dashboard's JavaScript sorts alike)."""
-    return (row["reason"] == "down", row["cost"], row["id"])
+def listing_args(schema, defaults: dict[str, Any]) -> dict[str, Any]:
+    """A page's query string checked by the API's schema for the same listing: a
+    value that breaks a rule is dropped (the page shows the unfiltered listing),
+    never a 500. Returns ``defaults`` updated with what passed."""
+    raw = {key: value for key, value in request.args.items() if key in schema.fields}
+    try:
+        return {**defaults, **schema.load(raw)}
+    except ValidationError as exc:
+        good = {k: v for k, v in raw.items() if k not in exc.messages}
+        return {**defaults, **schema.load(good)}
 
 
-def _page_data(**extra: Any) -> dict[str, Any]:
-    return {"statuses": list(PLANT_STATUSES), "reasons": REASON_CODES, **extra}
+FLEET_SORTS = {
+    "id": "Id",
+    "name": "Name, A to Z",
+    "-max_capacity": "Largest first",
+    "max_capacity": "Smallest first",
+    "marginal_cost": "Cheapest first",
+    "-marginal_cost": "Dearest first",
+    "status": "Status",
+    "kind": "Kind",
+}
+ROW_SORTS = {
+    "merit": "Merit order",
+    "output": "Largest output first",
+    "plant_id": "Plant id",
+    "name": "Name, A to Z",
+}
+
+
+def pages_for(total: int, per_page: int) -> int:
+    return max(1, math.ceil(total / per_page))
+
+
+def _dispatch_shown(shown: Dispatch | None, demand: float) -> dict[str, Any] | None:
+    """What the dispatch control shows: a recorded dispatch, or a preview of
+    ``demand`` computed now (rendered by the server: no JavaScript needed)."""
+    if shown is not None:
+        return dispatch_runs.record_as_dict(shown, DETAIL_SUMMARY)
+    if demand <= 0:
+        return None
+    try:
+        preview = dispatch_runs.preview_dispatch(demand, authorize(ROLE_VIEWER).actor)
+    except TooManyRequests:
+        return None  # the caller's solver budget is spent: the page shows no preview
+    return preview.as_dict(DETAIL_SUMMARY)
 
 
 def _render_dashboard(
@@ -72,42 +111,70 @@ def _render_dashboard(
     shown: Dispatch | None = None,
     status: int = 200,
 ):
-    plants = fleet.list_plants()
     aggregate = fleet.aggregate()
     total = aggregate["total_available"]
     dispatch_form = dispatch_form or DispatchForm(formdata=None)
-    if not dispatch_form.demand.data:
-        demand = shown.demand if shown else total * SLIDER_DEFAULT_FACTOR
+    step = round_step(total * SLIDER_MAX_FACTOR)
+    if dispatch_form.demand.data:  # a demand typed and posted: its preview, if it is one
+        try:
+            demand = dispatch_runs.validate_demand(dispatch_form.demand.data)
+        except InvalidInput:
+            demand = 0.0
+    else:
+        demand = shown.demand if shown else round(total * SLIDER_DEFAULT_FACTOR / step) * step
         if demand > 0:
-            dispatch_form.demand.data = f"{round(demand, 3):g}"
-    view = dispatch_view(shown) if shown else None
-    chart_data = _page_data(
-        plants=[
-            {
-                "id": p.id,
-                "name": p.name,
-                "status": p.status,
-                "min": p.min_capacity,
-                "max": p.max_capacity,
-                "cost": p.marginal_cost,
-            }
-            for p in plants
-        ],
-        dispatch=view,
+            dispatch_form.demand.data = f"{demand:.10g}"
+    view = _dispatch_shown(shown, demand)
+    filters = listing_args(PlantListQuerySchema(), {"page": 1, "sort": "id"})
+    plants, matching = fleet.find_plants(
+        filters["page"],
+        FLEET_PAGE_SIZE,
+        **{key: filters.get(key) for key in ("status", "kind", "q", "sort")},
     )
+    chart_data = {
+        "kinds": list(PLANT_KINDS),
+        "statuses": list(PLANT_STATUSES),
+        "capacity": aggregate["by_kind_and_status"],
+        "dispatch": view,
+    }
+    fleet_args = {key: filters[key] for key in ("q", "status", "kind", "sort") if filters.get(key)}
     return (
         render_template(
             "dashboard.html",
-            plants=plants,
             aggregate=aggregate,
+            plants=plants,
+            filters=filters,
+            matching=matching,
+            fleet_pages=pages_for(matching, FLEET_PAGE_SIZE),
             plant_form=plant_form or PlantForm(formdata=None),
             dispatch_form=dispatch_form,
             view=view,
             slider_max=total * SLIDER_MAX_FACTOR,
+            slider_step=step,
             chart_data=chart_data,
+            fleet_args=fleet_args,
+            statuses=list(PLANT_STATUSES),
+            kinds=list(PLANT_KINDS),
+            sorts=[key for key in FLEET_SORTS if key.lstrip("-") in PLANT_SORT_KEYS],
+            sort_label=lambda key: FLEET_SORTS.get(key, key),
         ),
         status,
     )
+
+
+@bp.post("/preview")
+def dashboard_preview():
+    """The dispatch form's Preview button, for browsers without JavaScript: the
+    dashboard with a preview of the typed demand (a read: viewers may)."""
+    form = DispatchForm()
+    if form.validate_on_submit():
+        try:
+            dispatch_runs.validate_demand(form.demand.data)
+        except InvalidInput as exc:
+            form.attach_errors(exc.fields)
+        else:
+            return _render_dashboard(dispatch_form=form)
+    return _render_dashboard(dispatch_form=form, status=422)
 
 
 @bp.get("/")
@@ -189,22 +256,54 @@ def dispatch():
 
 @bp.get("/dispatches")
 def dispatch_history():
+    order = request.args.get("order", "newest")
+    order = order if order in dispatch_runs.HISTORY_ORDERS else "newest"
+    unmet_only = request.args.get("unmet") == "1"
     page = query_whole_number(request.args.get("page"), 1, MAX_PAGE) or 1
-    items, total = dispatch_runs.list_dispatches(page, HISTORY_PAGE_SIZE)
+    items, total = dispatch_runs.list_dispatches(page, HISTORY_PAGE_SIZE, order, unmet_only)
     return render_template(
         "dispatches.html",
         items=items,
         page=page,
-        pages=max(1, math.ceil(total / HISTORY_PAGE_SIZE)),
+        pages=pages_for(total, HISTORY_PAGE_SIZE),
         total=total,
+        order=order,
+        orders=list(dispatch_runs.HISTORY_ORDERS),
+        unmet_only=unmet_only,
+        history_args={"order": order, **({"unmet": "1"} if unmet_only else {})},
     )
 
 
 @bp.get("/dispatches/<id:dispatch_id>")
 def dispatch_detail(dispatch_id: int):
-    view = dispatch_view(dispatch_runs.get_dispatch(dispatch_id))
+    record = dispatch_runs.get_dispatch(dispatch_id)
+    view = dispatch_runs.record_as_dict(record, DETAIL_SUMMARY)
+    filters = listing_args(
+        DispatchRowsQuerySchema(), {"page": 1, "sort": "merit", "startups": False}
+    )
+    rows, matching = dispatch_runs.find_dispatch_rows(
+        dispatch_id,
+        filters["page"],
+        ROWS_PAGE_SIZE,
+        filters["sort"],
+        **{key: filters.get(key) for key in ("reason", "kind", "q", "startups")},
+    )
     return render_template(
-        "dispatch_detail.html", view=view, chart_data=_page_data(plants=[], dispatch=view)
+        "dispatch_detail.html",
+        view=view,
+        rows=rows,
+        filters=filters,
+        matching=matching,
+        row_pages=pages_for(matching, ROWS_PAGE_SIZE),
+        row_args={
+            "dispatch_id": dispatch_id,
+            **{
+                k: filters[k] for k in ("q", "reason", "kind", "sort", "startups") if filters.get(k)
+            },
+        },
+        row_sorts=ROW_SORTS,
+        kinds=list(PLANT_KINDS),
+        chart_data={"kinds": list(PLANT_KINDS), "dispatch": view},
     )
 
 

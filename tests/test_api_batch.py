@@ -140,3 +140,25 @@ def test_bad_listing_parameters_are_422(app, client, query):
     answer = client.get(f"/api/plants/?{query}", headers=bearer(app, "viewer"))
     assert answer.status_code == 422
     assert "error" in answer.get_json()
+
+
+def test_the_whole_list_and_the_aggregate_follow_every_change(app, client, second_app):
+    """Both are kept per process until the fleet version moves: a change made through
+    another process (another worker, the CLI) shows at once."""
+    from tests.helpers import client_as
+
+    viewer = bearer(app, "viewer")
+    operator = bearer(app, "operator")
+    assert client.get("/api/plants/", headers=viewer).get_json() == []
+    created = client.post("/api/plants/", json=plant(1), headers=operator).get_json()
+    assert [p["name"] for p in client.get("/api/plants/", headers=viewer).get_json()] == [
+        "Unit 00001"
+    ]
+    other = client_as(second_app, "admin")  # another worker on the same database
+    other.patch(f"/api/plants/{created['id']}", json={"max_capacity": 77, "status": "running"})
+    listed = client.get("/api/plants/", headers=viewer).get_json()
+    assert listed[0]["max_capacity"] == 77 and listed[0]["version"] == 2
+    assert client.get("/api/aggregate/", headers=viewer).get_json()["total_available"] == 77
+    other.delete(f"/api/plants/{created['id']}")
+    assert client.get("/api/plants/", headers=viewer).get_json() == []
+    assert client.get("/api/aggregate/", headers=viewer).get_json()["total_available"] == 0

@@ -156,7 +156,7 @@ def test_a_second_worker_sees_writes_made_by_the_first(app, client, second_app):
 
 
 def test_fleet_version_moves_with_every_plant_write(app, client):
-    from vpp.services.dispatch_runs import fleet_version
+    from vpp.services.fleet_cache import fleet_version
 
     def version():
         with app.app_context():

@@ -107,7 +107,9 @@ def test_fleet_table_pages_filters_and_searches(app, live_server, page: Page):
     expect(page.locator("#fleet .pager")).to_contain_text("60 plants")
     expect(table.first).to_contain_text("Depot genset")
     expect(table.first).to_contain_text("Idle")
-    page.get_by_label("Order", exact=False).and_(page.locator("select")).select_option("-max_capacity")
+    page.get_by_label("Order", exact=False).and_(page.locator("select")).select_option(
+        "-max_capacity"
+    )
     page.get_by_role("button", name="Show").click()
     first = page.locator("#fleet-table tbody tr").first.locator("td").nth(5).inner_text()
     last = page.locator("#fleet-table tbody tr").last.locator("td").nth(5).inner_text()

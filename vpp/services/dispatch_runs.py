@@ -31,12 +31,11 @@ from vpp.errors import InvalidInput, NotFound, TooManyRequests
 from vpp.extensions import db
 from vpp.models import FLEET_VERSION_ROW, Dispatch, DispatchAllocation, FleetVersion, Plant
 from vpp.schemas import DETAIL_FULL, DispatchRequestSchema
-from vpp.services import audit, pages
+from vpp.services import audit, fleet_cache, pages
 from vpp.services import dispatch_summary as summary
 from vpp.services.compute_budget import ComputeBudget
 from vpp.services.dispatch import DispatchResult, PreparedFleet, Unit, dispatch_demand
 
-CACHE_KEY = "vpp.fleet_snapshot"
 BUDGET_KEY = "vpp.preview_budget"
 # A preview answers within this time; a committed dispatch may search longer.
 PREVIEW_TIME_LIMIT_S = 2.0
@@ -58,12 +57,6 @@ def validate_demand(demand: Any) -> float:
         raise InvalidInput.from_validation_error(exc, "demand") from exc
 
 
-def fleet_version() -> int:
-    return db.session.scalar(
-        sa.select(FleetVersion.version).where(FleetVersion.id == FLEET_VERSION_ROW)
-    )
-
-
 def lock_fleet() -> int:
     """Take the fleet's write lock for the rest of the transaction and return the
     fleet version under it. The lock is a write to the ``fleet_version`` row (of its
@@ -75,7 +68,7 @@ def lock_fleet() -> int:
         .where(FleetVersion.id == FLEET_VERSION_ROW)
         .values(version=FleetVersion.version)
     )
-    return fleet_version()
+    return fleet_cache.fleet_version()
 
 
 @dataclass(slots=True)
@@ -132,18 +125,13 @@ class FleetSnapshot:
 
 def fleet_snapshot() -> FleetSnapshot:
     """The fleet ready for the algorithm and the summaries, rebuilt only when its
-    version changed.
-
-    The version is read before the plants: if a write lands in between, the cache
-    holds newer plants under an older version and is merely rebuilt once more."""
-    version = fleet_version()
-    cached = current_app.extensions.get(CACHE_KEY)
-    if cached is not None and cached[0] == version:
-        return cached[1]
-    rows = db.session.execute(sa.select(*SNAPSHOT_COLUMNS).order_by(Plant.id))
-    snapshot = FleetSnapshot.of(rows)
-    current_app.extensions[CACHE_KEY] = (version, snapshot)
-    return snapshot
+    version changed (``fleet_cache``)."""
+    return fleet_cache.cached(
+        "snapshot",
+        lambda: FleetSnapshot.of(
+            db.session.execute(sa.select(*SNAPSHOT_COLUMNS).order_by(Plant.id))
+        ),
+    )
 
 
 def _preview_budget() -> ComputeBudget:

@@ -18,7 +18,7 @@ from vpp.errors import Conflict, InvalidInput, NotFound
 from vpp.extensions import db
 from vpp.models import Plant, bump_fleet_version
 from vpp.schemas import PlantPatchSchema, PlantSchema, check_capacity_bounds
-from vpp.services import audit, pages
+from vpp.services import audit, fleet_cache, pages
 
 PLANT_FIELDS = tuple(name for name, f in PlantSchema().fields.items() if not f.dump_only)
 PLANT_API_FIELDS = ("id", *PLANT_FIELDS, "version")
@@ -273,6 +273,11 @@ def plant_as_dict(plant: Plant) -> dict[str, Any]:
 
 
 def aggregate() -> dict[str, Any]:
+    """``summarise_fleet``, kept per process until the fleet changes (``fleet_cache``)."""
+    return fleet_cache.cached("aggregate", summarise_fleet)
+
+
+def summarise_fleet() -> dict[str, Any]:
     """Fleet capacity at a glance (kW).
 
     ``total_available`` is the prototype's figure: the sum of ``max_capacity`` over

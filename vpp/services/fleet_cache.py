@@ -22,10 +22,13 @@ from vpp.models import FLEET_VERSION_ROW, FleetVersion
 T = TypeVar("T")
 
 
+VERSION_QUERY = sa.select(FleetVersion.version).where(FleetVersion.id == FLEET_VERSION_ROW)
+
+
 def fleet_version() -> int:
-    return db.session.scalar(
-        sa.select(FleetVersion.version).where(FleetVersion.id == FLEET_VERSION_ROW)
-    )
+    """The fleet's version, read on the session's connection as a Core query (it is
+    read on every cached answer: the ORM's bookkeeping would cost more than it)."""
+    return db.session.connection().scalar(VERSION_QUERY)
 
 
 def cached(name: str, build: Callable[[], T]) -> T:

@@ -70,10 +70,12 @@ test-postgres: install-dev browser
 screenshot: install-dev browser
 	VPP_SCREENSHOT=docs/dashboard.png $(BIN)/pytest tests/test_browser.py -k screenshot -q
 
-## Dispatch speed against the textbook MILP, and the API against the prototype's greedy.
-benchmark: install-dev
+## Dispatch speed against the textbook MILP, the API against the prototype's greedy,
+## and every door at 9 to 100,000 plants (browser, API, batch, CSV import).
+benchmark: install-dev browser
 	$(BIN)/python -m benchmarks.dispatch_bench
 	$(BIN)/python -m benchmarks.api_bench
+	$(BIN)/python -m benchmarks.scale_bench
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis

@@ -9,6 +9,7 @@ import json
 from datetime import UTC, datetime
 from typing import Any
 
+import orjson
 import sqlalchemy as sa
 from flask import g, has_request_context
 
@@ -28,7 +29,9 @@ def current_actor() -> str:
 
 
 def _as_json(value: Any) -> str | None:
-    return None if value is None else json.dumps(value, default=str, sort_keys=True)
+    if value is None:
+        return None
+    return orjson.dumps(value, default=str, option=orjson.OPT_SORT_KEYS).decode()
 
 
 def record(action: str, target: str, before: Any = None, after: Any = None) -> None:
@@ -47,8 +50,8 @@ def record_many(action: str, events: list[tuple[str, Any, Any]]) -> None:
     """Many events of one kind at once (a CSV import): one INSERT, not one per row."""
     if events:
         actor = current_actor()
-        db.session.execute(
-            sa.insert(AuditEvent),
+        db.session.connection().execute(
+            sa.insert(AuditEvent.__table__),
             [
                 {
                     "actor": actor,

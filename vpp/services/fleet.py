@@ -74,7 +74,10 @@ def find_plants(
     """One page of the plants that pass the filters (``status``, ``kind``, ``q`` a part
     of the name, any case), sorted by ``sort`` (``PLANT_SORTS``, ``-`` for
     descending; ties by id), and how many pass in all."""
-    total = db.session.scalar(_filtered(sa.select(sa.func.count(Plant.id)), status, kind, q))
+    if status or kind or q:
+        total = db.session.scalar(_filtered(sa.select(sa.func.count(Plant.id)), status, kind, q))
+    else:  # the whole fleet: counted once per fleet version
+        total = aggregate()["plant_count"]
     query = _ordered(_filtered(sa.select(*API_COLUMNS), status, kind, q), sort)
     rows = db.session.execute(query.limit(per_page).offset((page - 1) * per_page))
     return [dict(zip(PLANT_API_FIELDS, row, strict=True)) for row in rows], total
@@ -177,11 +180,18 @@ def insert_plants(valid: list[dict[str, Any]]) -> list[dict[str, Any]]:
         chunk = valid[start : start + INSERT_CHUNK]
         for values in chunk:
             values["created_at"] = values["updated_at"] = now
-        chunk_ids = list(
-            db.session.scalars(
-                sa.insert(Plant).returning(Plant.id, sort_by_parameter_order=True), chunk
-            )
+        # Core executemany, not the ORM's bulk path nor RETURNING (which SQLite answers
+        # one row per statement): then the ids, by the names, which are unique.
+        table = Plant.__table__
+        connection = db.session.connection()
+        connection.execute(sa.insert(table), chunk)
+        names = [values["name"] for values in chunk]
+        id_of = dict(
+            connection.execute(
+                sa.select(table.c.name, table.c.id).where(table.c.name.in_(names))
+            ).all()
         )
+        chunk_ids = [id_of[name] for name in names]
         plants = [
             {"id": plant_id, **_api_values(values), "version": 1}
             for plant_id, values in zip(chunk_ids, chunk, strict=True)

@@ -340,7 +340,7 @@ def dispatch_command(demand: str, preview: bool, every_plant: bool, as_json: boo
     if preview:
         answer = dispatch_runs.preview_dispatch(demand, current_actor())
         body = answer.as_dict()
-        rows = _preview_rows(answer) if every_plant and not as_json else []
+        rows = answer.rows() if every_plant and not as_json else []
     else:
         with transaction():
             record = dispatch_runs.commit_dispatch(demand)
@@ -352,30 +352,6 @@ def dispatch_command(demand: str, preview: bool, every_plant: bool, as_json: boo
     _print_dispatch(body, rows)
     if not preview:
         click.echo(f"Recorded as dispatch {body['id']}.")
-
-
-def _preview_rows(preview) -> list[dict[str, Any]]:
-    """A preview's rows (``dispatch_summary.ROW_FIELDS``), in merit order."""
-    reasons = preview.result.reason_by_unit()
-    rows = [
-        {
-            "plant_id": plant["id"],
-            "name": plant["name"],
-            "kind": plant["kind"],
-            "status": plant["status"],
-            "min_capacity": plant["min_capacity"],
-            "max_capacity": plant["max_capacity"],
-            "marginal_cost": plant["marginal_cost"],
-            "output": preview.result.allocations.get(plant["id"], 0.0),
-            "reason": reasons[plant["id"]],
-        }
-        for plant in fleet.plant_rows()
-        if plant["id"] in reasons
-    ]
-    for row in rows:
-        row["startup"] = row["status"] == "idle" and row["output"] > 0
-    rows.sort(key=lambda r: (r["reason"] == "down", r["marginal_cost"], r["plant_id"]))
-    return rows
 
 
 def _print_dispatch(body: dict, rows: list[dict[str, Any]]) -> None:

@@ -46,6 +46,15 @@ COMMIT_TIME_LIMIT_S = 5.0
 _dispatch_request_schema = DispatchRequestSchema()
 UNIT_COLUMNS = (Plant.id, Plant.min_capacity, Plant.max_capacity, Plant.marginal_cost, Plant.status)
 SNAPSHOT_COLUMNS = (*UNIT_COLUMNS, Plant.kind)
+ROW_SOURCE = (
+    Plant.id,
+    Plant.name,
+    Plant.kind,
+    Plant.status,
+    Plant.min_capacity,
+    Plant.max_capacity,
+    Plant.marginal_cost,
+)
 KIND_INDEX = {kind: i for i, kind in enumerate(PLANT_KINDS)}
 REASON_INDEX = {code: i for i, code in enumerate(summary.REASONS)}
 
@@ -151,6 +160,34 @@ class Preview:
 
     def as_dict(self, detail: str = DETAIL_FULL) -> dict[str, Any]:
         return result_as_dict(self.result, self.snapshot.summarise(self.result), detail)
+
+    def rows(self) -> list[dict[str, Any]]:
+        """Every plant's part in the preview as rows (``dispatch_summary.ROW_FIELDS``),
+        in merit order, like a record's (``dispatch_rows``). Reads the plants' names:
+        one query, for a person who asked for every plant."""
+        reasons = self.result.reason_by_unit()
+        rows = []
+        for plant in db.session.execute(sa.select(*ROW_SOURCE).order_by(Plant.id)):
+            if plant.id not in reasons:
+                continue  # registered after this preview's fleet version
+            output = self.result.allocations.get(plant.id, 0.0)
+            rows.append(
+                _as_row(
+                    (
+                        plant.id,
+                        plant.name,
+                        plant.kind,
+                        plant.status,
+                        plant.min_capacity,
+                        plant.max_capacity,
+                        plant.marginal_cost,
+                        output,
+                        reasons[plant.id],
+                    )
+                )
+            )
+        rows.sort(key=lambda r: (r["reason"] == REASON_DOWN, r["marginal_cost"], r["plant_id"]))
+        return rows
 
 
 def preview_dispatch(demand: Any, caller: str) -> Preview:

@@ -10,27 +10,14 @@ machine falls on both alike. Everything stays on the loopback and stops by itsel
 """
 
 import argparse
-import http.client
-import json
 import os
 import random
-import socket
 import statistics
-import subprocess
-import sys
 import tempfile
 import time
-from pathlib import Path
 
 from benchmarks.fleets import available_capacity, realistic_fleet
-
-ROOT = Path(__file__).resolve().parent.parent
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+from benchmarks.serving import call, gunicorn, percentile
 
 
 def build_database(env: dict[str, str], plants: int) -> tuple[float, str]:
@@ -64,21 +51,7 @@ def build_database(env: dict[str, str], plants: int) -> tuple[float, str]:
 
 
 def post(port: int, path: str, demand: float, token: str) -> tuple[float, int, bytes]:
-    body = json.dumps({"demand": demand})
-    started = time.perf_counter()
-    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
-    headers = {"Content-Type": "application/json", "Authorization": f"Bearer {token}"}
-    connection.request("POST", path, body, headers)
-    response = connection.getresponse()
-    payload = response.read()
-    elapsed = (time.perf_counter() - started) * 1000
-    connection.close()
-    return elapsed, response.status, payload
-
-
-def percentile(values: list[float], share: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(share * len(ordered)))]
+    return call(port, "POST", path, token, {"demand": demand})
 
 
 def main() -> None:
@@ -97,33 +70,7 @@ def main() -> None:
         capacity, token = build_database(env, args.plants)
         print(f"{args.plants:,} plants registered in {time.perf_counter() - started:.1f} s")
 
-        port = free_port()
-        server = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "gunicorn",
-                "--workers",
-                "2",
-                "--bind",
-                f"127.0.0.1:{port}",
-                "--log-level",
-                "warning",
-                "benchmarks.api_app:app",
-            ],
-            cwd=ROOT,
-            env={**os.environ, **env},
-        )
-        try:
-            deadline = time.monotonic() + 30
-            while True:
-                try:
-                    post(port, "/api/dispatch/", capacity * 0.5, token)
-                    break
-                except OSError:
-                    if time.monotonic() > deadline or server.poll() is not None:
-                        raise SystemExit("gunicorn did not start") from None
-                    time.sleep(0.2)
+        with gunicorn(env) as port:
             rng = random.Random(7)
             demands = [capacity * rng.uniform(0.10, 0.95) for _ in range(args.rounds)]
             routes = {"ours": "/api/dispatch/", "prototype": "/api/prototype-dispatch/"}
@@ -139,9 +86,6 @@ def main() -> None:
                         raise SystemExit(f"{path} answered {status}: {payload[:200]!r}")
                     timings[name].append(elapsed)
                     sizes[name] = len(payload)
-        finally:
-            server.terminate()
-            server.wait(timeout=10)
 
     print(f"{args.rounds} requests per route, one at a time, gunicorn 2 sync workers")
     print(f"{'route':<38} {'p50 ms':>8} {'p90 ms':>8} {'mean ms':>8} {'body kB':>8}")

@@ -13,7 +13,6 @@ Everything stays on the loopback and stops by itself.
 
 import argparse
 import csv
-import http.client
 import json
 import os
 import statistics
@@ -21,24 +20,14 @@ import subprocess
 import sys
 import tempfile
 import time
-from contextlib import contextmanager
 from pathlib import Path
 
-from benchmarks.api_bench import free_port, percentile
 from benchmarks.fleets import realistic_fleet
+from benchmarks.serving import ROOT, call, gunicorn, percentile
+from tests.helpers import CHROMIUM_ARGS
 
-ROOT = Path(__file__).resolve().parent.parent
 KINDS = ("battery", "solar", "wind", "demand_response", "chp", "diesel", "gas", "hydro", "other")
 PASSWORD = "benchmark-password"
-CHROMIUM_ARGS = [
-    "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 
 
 def plants(size: int, prefix: str = "Unit") -> list[dict]:
@@ -83,58 +72,6 @@ def build(directory: str, size: int) -> dict[str, str]:
             _, env["TOKEN"] = accounts.create_token("benchmark", "operator", "benchmark")
         db.engine.dispose()
     return env
-
-
-@contextmanager
-def gunicorn(env: dict[str, str]):
-    port = free_port()
-    server = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "gunicorn",
-            "--workers",
-            "2",
-            "--bind",
-            f"127.0.0.1:{port}",
-            "--log-level",
-            "warning",
-            "benchmarks.api_app:app",
-        ],
-        cwd=ROOT,
-        env={**os.environ, **env},
-    )
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                if call(port, "GET", "/healthz")[1] == 200:
-                    break
-            except OSError:
-                pass
-            if time.monotonic() > deadline or server.poll() is not None:
-                raise SystemExit("gunicorn did not start")
-            time.sleep(0.2)
-        yield port
-    finally:
-        server.terminate()
-        server.wait(timeout=10)
-
-
-def call(port: int, method: str, path: str, token: str | None = None, body=None):
-    """(ms, status, body bytes) of one request."""
-    started = time.perf_counter()
-    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
-    headers = {"Authorization": f"Bearer {token}"} if token else {}
-    payload = None
-    if body is not None:
-        payload = json.dumps(body)
-        headers["Content-Type"] = "application/json"
-    connection.request(method, path, payload, headers)
-    response = connection.getresponse()
-    data = response.read()
-    connection.close()
-    return (time.perf_counter() - started) * 1000, response.status, data
 
 
 def compare(port: int, token: str, ours: str, baseline: str, rounds: int) -> tuple[float, float]:

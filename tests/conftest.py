@@ -9,7 +9,13 @@ from flask_login import FlaskLoginClient
 from flask_migrate import upgrade
 from hypothesis import settings
 
-from tests.helpers import PASSWORDS, TEST_PASSWORD_HASH, client_as, fresh_database_url
+from tests.helpers import (
+    CHROMIUM_ARGS,
+    PASSWORDS,
+    TEST_PASSWORD_HASH,
+    client_as,
+    fresh_database_url,
+)
 from tests.live_server import Gunicorn
 from vpp import create_app
 from vpp.domain import ROLE_ADMIN, ROLES
@@ -117,17 +123,7 @@ def browser_type_launch_args(browser_type_launch_args):
     return {
         **browser_type_launch_args,
         "executable_path": chromium_executable(),
-        "args": [
-            # Any request to the outside world (the Chart.js CDN included) fails at
-            # once, as in an air-gapped control room.
-            "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--disable-background-networking",
-            "--disable-component-update",
-            "--disable-sync",
-            "--no-first-run",
-        ],
+        "args": CHROMIUM_ARGS,
     }
 
 

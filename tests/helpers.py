@@ -97,3 +97,17 @@ def csrf_token(client, url: str = "/") -> str:
     match = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page)
     assert match, f"{url} has no form with a CSRF token"
     return match.group(1)
+
+
+# How the browser tests (and the dashboard benchmark) start Debian's Chromium: any
+# request to the outside world (the Chart.js CDN included) fails at once, as in an
+# air-gapped control room; no sandbox (root in CI), no GPU, no background traffic.
+CHROMIUM_ARGS = [
+    "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]

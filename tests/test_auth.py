@@ -35,9 +35,20 @@ API_CALLS = [
     ("post", "/api/dispatches/", {"demand": 1}),
     ("get", "/api/dispatches/", None),
     ("get", "/api/audit/", None),
-    ("get", "/api/openapi.json", None),
+    ("get", "/api/dispatches/1/plants/", None),
     ("get", "/api/no-such-thing", None),
 ]
+
+
+def test_the_openapi_document_is_open_and_holds_no_data(app, anonymous_client):
+    """Integrators read the contract before they hold a token; it describes the API
+    and says how to authenticate, and holds nothing of the fleet."""
+    add_plants(app, {"name": "Secret site", "max_capacity": 5})
+    response = anonymous_client.get("/api/openapi.json")
+    assert response.status_code == 200
+    spec = response.get_json()
+    assert spec["components"]["securitySchemes"]["bearerAuth"]["scheme"] == "bearer"
+    assert "Secret site" not in response.get_data(as_text=True)
 
 
 @pytest.mark.parametrize(("method", "url", "body"), API_CALLS)

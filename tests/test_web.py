@@ -265,3 +265,20 @@ def test_vendored_setting_never_references_the_cdn(app, client):
     page = client.get("/").get_data(as_text=True)
     assert "cdn.jsdelivr.net" not in page
     assert 'data-vendored="/static/vendor/chart.umd.min.js"' in page
+
+
+def test_the_audit_page_shows_changes_field_by_field_and_filters(app, client):
+    (plant_id,) = add_plants(app, {"name": "Genset", "max_capacity": 500})
+    client.patch(f"/api/plants/{plant_id}", json={"status": "running", "max_capacity": 600})
+    page = client.get("/admin/audit?action=plant.update").get_data(as_text=True)
+    assert re.search(
+        r'<span class="field">max_capacity</span>: <del>500.0</del> → <ins>600.0</ins>', page
+    )
+    assert re.search(
+        r'<span class="field">status</span>: <del>idle</del> → <ins>running</ins>', page
+    )
+    assert "user.create" not in page.split('id="audit-table"')[1]  # filtered by action
+    by_actor = client.get("/admin/audit?actor=user:adm").get_data(as_text=True)
+    assert "plant.update" in by_actor
+    nobody = client.get("/admin/audit?actor=nobody").get_data(as_text=True)
+    assert "Nothing matches" in nobody

@@ -7,7 +7,7 @@ tokens, three roles (viewer < operator < admin).
   admin. Each API blueprint states its needs (``vpp.api.common``).
 * Pages: anonymous visitors are sent to the login page; posting a form needs an
   operator, the admin pages an admin.
-* ``/healthz``, ``/login`` and static files are open.
+* ``/healthz``, ``/login``, ``/api/openapi.json`` and static files are open.
 
 A browser session is a row in ``user_session`` whose key the signed cookie holds
 (``vpp.models.UserSession``): logging out deletes the row, and so do a new
@@ -29,7 +29,9 @@ from vpp.models import ApiToken, User
 from vpp.services import accounts
 from vpp.transactions import transaction
 
-OPEN_ENDPOINTS = frozenset({"static", "health.healthz", "auth.login"})
+# The OpenAPI document describes the API and holds no data: integrators read it
+# before they have a token.
+OPEN_ENDPOINTS = frozenset({"static", "health.healthz", "auth.login", "api-docs.openapi_json"})
 PAGE_ENDPOINTS_UNDER_API = frozenset({"api_docs.api_docs"})
 
 

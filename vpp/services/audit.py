@@ -86,6 +86,15 @@ def actions() -> list[str]:
     )
 
 
+def changes(before: Any, after: Any) -> list[tuple[str, Any, Any]]:
+    """An event's before and after as ``(field, before, after)``, field by field (a
+    value absent on one side is None): what a person reads as "field: old → new"."""
+    before = before if isinstance(before, dict) else ({} if before is None else {"": before})
+    after = after if isinstance(after, dict) else ({} if after is None else {"": after})
+    fields = [*before, *(key for key in after if key not in before)]
+    return [(field, before.get(field), after.get(field)) for field in fields]
+
+
 def event_as_dict(event: AuditEvent) -> dict[str, Any]:
     return {
         "id": event.id,

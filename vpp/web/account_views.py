@@ -187,9 +187,12 @@ def audit_log():
     action = request.args.get("action") if request.args.get("action") in known else None
     actor = (request.args.get("actor") or "").strip()[:120] or None
     items, total = audit.list_events(page, AUDIT_PAGE_SIZE, action=action, actor=actor)
+    events = [audit.event_as_dict(e) for e in items]
+    for event in events:
+        event["changes"] = audit.changes(event["before"], event["after"])
     return render_template(
         "admin_audit.html",
-        events=[audit.event_as_dict(e) for e in items],
+        events=events,
         page=page,
         pages=max(1, math.ceil(total / AUDIT_PAGE_SIZE)),
         total=total,

@@ -256,3 +256,25 @@ def test_show_unknown_dispatch_fails_in_one_line(runner):
     result = runner.invoke(args=["dispatches", "show", "5"])
     assert result.exit_code != 0
     assert result.output.strip() == "Error: No dispatch with id 5."
+
+
+@pytest.mark.parametrize("group", ["plants", "users", "tokens", "dispatches"])
+def test_command_summaries_are_whole_sentences(runner, group):
+    listing = runner.invoke(args=[group, "--help"]).output
+    commands = listing.split("Commands:")[1]
+    assert "..." not in commands
+
+
+def test_update_without_an_option_changes_nothing_and_says_so(app, runner):
+    add_plants(app, {"name": "A", "max_capacity": 1})
+    before = fleet_snapshot(app)
+    result = runner.invoke(args=["plants", "update", "1"])
+    assert result.exit_code == 1 and "Nothing to change" in result.output
+    assert fleet_snapshot(app) == before
+    assert "default" not in runner.invoke(args=["plants", "update", "--help"]).output
+
+
+def test_aggregate_prints_the_kinds_it_promises(app, runner):
+    add_plants(app, {"name": "A", "max_capacity": 10, "kind": "solar"})
+    output = runner.invoke(args=["aggregate"]).output
+    assert "kind" in output and "solar" in output and "10 kW" in output

@@ -53,6 +53,10 @@ class VppCommand(click.Command):
         except click.UsageError as exc:
             raise click.ClickException(exc.format_message()) from exc
 
+    def get_short_help_str(self, limit: int = 45) -> str:
+        """The first sentence of the docstring whole, not cut at 45 characters."""
+        return super().get_short_help_str(limit=max(limit, 100))
+
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
@@ -70,6 +74,9 @@ class VppGroup(AppGroup):
     context, as every ``AppGroup`` command does)."""
 
     command_class = VppCommand
+
+    def get_short_help_str(self, limit: int = 45) -> str:
+        return super().get_short_help_str(limit=max(limit, 100))
 
     def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
         try:
@@ -130,14 +137,20 @@ def _print_plants(plants) -> None:
 
 
 def _plant_options(required: bool) -> Callable:
-    """The plant's fields as options, taken as text: the schema checks and converts."""
+    """The plant's fields as options, taken as text: the schema checks and converts.
+    A new plant (``required``) gets the rules' defaults for what is left out; an
+    update changes only what is given, so its help names no default."""
+
+    def default(text: str) -> str:
+        return f" (default {text})" if required else ""
+
     options = [
         click.option("--name", required=required, help="Unique name, 1-100 characters."),
-        click.option("--kind", help=f"One of: {', '.join(PLANT_KINDS)} (default other)."),
+        click.option("--kind", help=f"One of: {', '.join(PLANT_KINDS)}{default('other')}."),
         click.option("--max-capacity", "max_capacity", required=required, help="kW, > 0."),
-        click.option("--min-capacity", "min_capacity", help="kW, 0 to max (default 0)."),
-        click.option("--status", help=f"One of: {', '.join(PLANT_STATUSES)} (default idle)."),
-        click.option("--marginal-cost", "marginal_cost", help="Per MWh (default 0)."),
+        click.option("--min-capacity", "min_capacity", help=f"kW, 0 to max{default('0')}."),
+        click.option("--status", help=f"One of: {', '.join(PLANT_STATUSES)}{default('idle')}."),
+        click.option("--marginal-cost", "marginal_cost", help=f"Per MWh{default('0')}."),
     ]
 
     def decorate(command: Callable) -> Callable:
@@ -176,9 +189,12 @@ def add_command(**values: Any) -> None:
 @click.argument("plant_id", type=DATABASE_ID)
 @_plant_options(required=False)
 def update_command(plant_id: int, **values: Any) -> None:
-    """Change some fields of plant PLANT_ID."""
+    """Change some fields of plant PLANT_ID (only those given)."""
+    changes = _given(values)
+    if not changes:
+        raise click.ClickException("Nothing to change: give at least one option (see --help).")
     with transaction():
-        plant = fleet.update_plant(plant_id, _given(values))
+        plant = fleet.update_plant(plant_id, changes)
     click.echo(f"Updated plant {plant.id}: {plant.name}")
 
 
@@ -266,7 +282,7 @@ def _with_progress(rows: list, label: str):
         yield from bar
 
 
-@plants_cli.command("import")
+@plants_cli.command("import", short_help="Add the plants of a CSV file, all or none.")
 @click.argument("file", type=click.File("r", encoding="utf-8-sig"))
 @click.option("--dry-run", is_flag=True, help="Check every row and report; add nothing.")
 def import_command(file, dry_run: bool) -> None:
@@ -323,6 +339,16 @@ def aggregate_command(as_json: bool) -> None:
     _print_table(
         ("status", "plants", "max capacity"),
         ((s, r["count"], format_kw(r["max_capacity"])) for s, r in result["by_status"].items()),
+        right={1, 2},
+    )
+    click.echo()
+    _print_table(
+        ("kind", "plants", "max capacity"),
+        (
+            (kind, r["count"], format_kw(r["max_capacity"]))
+            for kind, r in result["by_kind"].items()
+            if r["count"]
+        ),
         right={1, 2},
     )
 
@@ -442,8 +468,9 @@ def dispatches_list_command(page: int, per_page: int) -> None:
 @click.argument("dispatch_id", type=DATABASE_ID)
 @click.option("--plants", "every_plant", is_flag=True, help="Also list every plant's part.")
 def dispatches_show_command(dispatch_id: int, every_plant: bool) -> None:
-    """Show committed dispatch DISPATCH_ID: totals, by kind, by reason; with --plants,
-    every plant as it was then."""
+    """Show committed dispatch DISPATCH_ID: its totals, by kind and by reason.
+
+    With --plants, every plant as it was then."""
     record = dispatch_runs.get_dispatch(dispatch_id)
     body = dispatch_runs.record_as_dict(record, DETAIL_SUMMARY)
     click.echo(f"Dispatch {body['id']} at {record.created_at:%Y-%m-%d %H:%M:%S} UTC")

@@ -1,7 +1,8 @@
 // Loads Chart.js once and exposes window.vppChartReady, a promise of window.Chart.
 // With data-cdn it first tries the pinned CDN copy (checked by its SRI hash); if that
 // fails, or has not arrived within data-timeout-ms, it loads the vendored copy of the
-// same version. Without data-cdn it loads only the vendored copy.
+// same version. Without data-cdn it loads only the vendored copy. The CDN is asked
+// only after the page's load event, which it therefore never holds back.
 (function () {
   "use strict";
   var me = document.currentScript;
@@ -28,11 +29,18 @@
         if (!settled) { settled = true; reject(new Error("Chart.js could not be loaded")); }
       });
     }
-    if (cfg.cdn) {
+    function fromCdn() {
       add(cfg.cdn, cfg.integrity, vendored);
       setTimeout(vendored, parseInt(cfg.timeoutMs || "1500", 10));
-    } else {
+    }
+    if (!cfg.cdn) {
       vendored();
+    } else if (document.readyState === "complete") {
+      fromCdn();
+    } else {
+      // Asked for only once the page has loaded: a CDN that hangs must not hold the
+      // page's load event (a script added before it would).
+      window.addEventListener("load", fromCdn);
     }
   });
 })();

@@ -1,5 +1,7 @@
 """Security headers, cookie flags and the health check."""
 
+import re
+
 import pytest
 from sqlalchemy import text
 
@@ -63,3 +65,21 @@ def test_healthz_is_503_when_the_database_is_gone(app, client):
     response = client.get("/healthz")
     assert response.status_code == 503
     assert response.json["database"].startswith("unavailable")
+
+
+def test_static_files_have_versioned_urls_cached_for_a_year(client):
+    page = client.get("/login").get_data(as_text=True)
+    css = re.search(r'href="(/static/css/vpp\.css\?v=[0-9a-f]{12})"', page).group(1)
+    with client.get(css) as versioned:
+        assert versioned.status_code == 200
+        assert "max-age=31536000" in versioned.headers["Cache-Control"]
+    with client.get("/static/css/vpp.css") as plain:  # an old or hand-made link
+        assert "max-age=31536000" not in plain.headers.get("Cache-Control", "")
+
+
+def test_pages_and_static_files_are_compressed_for_clients_that_accept_it(client):
+    page = client.get("/login", headers={"Accept-Encoding": "gzip"})
+    assert page.headers["Content-Encoding"] == "gzip"
+    with client.get("/static/vendor/chart.umd.min.js", headers={"Accept-Encoding": "br"}) as script:
+        assert script.headers["Content-Encoding"] == "br"
+    assert "Content-Encoding" not in client.get("/login").headers  # none asked, none given

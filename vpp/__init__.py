@@ -1,12 +1,13 @@
 """VPP: a Virtual Power Plant. ``create_app`` builds the Flask application."""
 
+import hashlib
 import os
 import secrets
 from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
-from flask import Flask
+from flask import Flask, has_request_context, request
 
 from vpp.config import CHARTJS_SOURCES, ConfigError, settings_from_environment
 from vpp.json_provider import OrjsonProvider
@@ -14,8 +15,20 @@ from vpp.json_provider import OrjsonProvider
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 
+# How long a browser may keep a static file fetched by its versioned URL.
+STATIC_VERSIONED_MAX_AGE = 365 * 24 * 3600
+
+
 class VppFlask(Flask):
     json_provider_class = OrjsonProvider
+
+    def get_send_file_max_age(self, filename: str | None) -> int | None:
+        """Static files asked for by their versioned URL (``?v=`` a hash of their
+        content, which ``static_versions`` adds to every ``url_for('static')``) are
+        cached for a year: a changed file gets a new URL. Others are revalidated."""
+        if has_request_context() and request.args.get("v"):
+            return STATIC_VERSIONED_MAX_AGE
+        return super().get_send_file_max_age(filename)
 
 
 def create_app(test_config: dict[str, Any] | None = None) -> Flask:
@@ -32,8 +45,29 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     register_security(app)
     register_auth(app)
     register_template_helpers(app)
+    register_static_versions(app)
     register_commands(app)
     return app
+
+
+def register_static_versions(app: Flask) -> None:
+    """``url_for('static', filename=...)`` gets ``v=`` the first 12 hex digits of the
+    file's SHA-256, read once per file and process."""
+    versions: dict[str, str] = {}
+
+    @app.url_defaults
+    def static_version(endpoint: str, values: dict) -> None:
+        if endpoint != "static" or "filename" not in values or "v" in values:
+            return
+        filename = values["filename"]
+        if filename not in versions:
+            path = Path(app.static_folder) / filename
+            try:
+                versions[filename] = hashlib.sha256(path.read_bytes()).hexdigest()[:12]
+            except OSError:
+                versions[filename] = ""
+        if versions[filename]:
+            values["v"] = versions[filename]
 
 
 def configure(app: Flask, test_config: dict[str, Any] | None) -> None:
@@ -92,7 +126,7 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:
 
 
 def register_extensions(app: Flask) -> None:
-    from vpp.extensions import api, csrf, db, migrate
+    from vpp.extensions import api, compress, csrf, db, migrate
     from vpp.routing import IdConverter
 
     app.url_map.converters["id"] = IdConverter
@@ -100,6 +134,7 @@ def register_extensions(app: Flask) -> None:
     db.init_app(app)
     migrate.init_app(app, db, directory=str(PROJECT_ROOT / "migrations"))
     csrf.init_app(app)
+    compress.init_app(app)
     api.init_app(app)
     api.register_converter(IdConverter, IdConverter.openapi_schema)
     with app.app_context():

@@ -1,6 +1,7 @@
 """Flask extensions, created unbound and bound to an app in ``create_app``."""
 
 import sqlalchemy as sa
+from flask_compress import Compress
 from flask_login import LoginManager
 from flask_migrate import Migrate
 from flask_smorest import Api
@@ -39,5 +40,7 @@ class VppApi(Api):
 db = SQLAlchemy(model_class=Base, session_options={"expire_on_commit": False})
 migrate = Migrate(render_as_batch=True)
 csrf = CSRFProtect()
+# Pages, JSON, CSS and scripts compressed for clients that accept it (gzip, brotli...).
+compress = Compress()
 login_manager = LoginManager()
 api = VppApi()

@@ -72,8 +72,19 @@ class BoundedChunkedBody:
         return self.wsgi_app(environ, start_response)
 
 
+def buffer_static_files(response: Response) -> Response:
+    """Static files are small (Chart.js, 210 kB, is the largest): read them into the
+    response, so that compression (Flask-Compress, which runs after this) gives them
+    gzip as well as brotli and closes the file with the response."""
+    if request.endpoint == "static" and response.status_code == 200:
+        response.direct_passthrough = False
+        response.make_sequence()
+    return response
+
+
 def register_security(app: Flask) -> None:
     app.after_request(add_security_headers)
+    app.after_request(buffer_static_files)
     # The largest body any route takes; each route's own limit is checked by Flask.
     largest = max(app.config["MAX_CONTENT_LENGTH"], app.config["MAX_BATCH_CONTENT_LENGTH"])
     app.wsgi_app = BoundedChunkedBody(app.wsgi_app, largest)

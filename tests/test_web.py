@@ -253,7 +253,7 @@ def test_chartjs_cdn_is_pinned_with_integrity_and_a_vendored_fallback(client):
     page = client.get("/").get_data(as_text=True)
     assert 'data-cdn="https://cdn.jsdelivr.net/npm/chart.js@4.6.1/dist/chart.umd.min.js"' in page
     assert 'data-integrity="sha384-' in page
-    assert 'data-vendored="/static/vendor/chart.umd.min.js"' in page
+    assert 'data-vendored="/static/vendor/chart.umd.min.js?v=' in page
     vendored = client.get("/static/vendor/chart.umd.min.js")
     assert vendored.status_code == 200
     assert b"Chart.js v4.6.1" in vendored.data[:100]
@@ -264,7 +264,7 @@ def test_vendored_setting_never_references_the_cdn(app, client):
     app.config["CHARTJS_SOURCE"] = "vendored"
     page = client.get("/").get_data(as_text=True)
     assert "cdn.jsdelivr.net" not in page
-    assert 'data-vendored="/static/vendor/chart.umd.min.js"' in page
+    assert 'data-vendored="/static/vendor/chart.umd.min.js?v=' in page
 
 
 def test_the_audit_page_shows_changes_field_by_field_and_filters(app, client):

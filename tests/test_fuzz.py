@@ -38,7 +38,10 @@ def operations(app):
     ],
 )
 def test_every_operation_keeps_its_document(app, who, mode, examples):
-    headers = bearer(app, who) if who != "anonymous" else {}
+    # schemathesis's WSGI client does not decode a compressed body: ask for none.
+    headers = {"Accept-Encoding": "identity"}
+    if who != "anonymous":
+        headers.update(bearer(app, who))
     sent = {}
     for operation in operations(app):
 

@@ -282,3 +282,33 @@ def test_the_audit_page_shows_changes_field_by_field_and_filters(app, client):
     assert "plant.update" in by_actor
     nobody = client.get("/admin/audit?actor=nobody").get_data(as_text=True)
     assert "Nothing matches" in nobody
+
+
+def test_a_locked_out_login_shows_the_form_and_when_to_try_again(app, anonymous_client):
+    for _ in range(5):
+        post_form(anonymous_client, "/login", {"username": "viewer", "password": "x"}, "/login")
+    locked = post_form(
+        anonymous_client, "/login", {"username": "viewer", "password": "x"}, "/login"
+    )
+    assert locked.status_code == 429
+    page = locked.get_data(as_text=True)
+    assert 'name="username"' in page and 'name="password"' in page
+    assert "try again in 15 minutes" in page
+
+
+def test_a_viewer_sees_a_plant_read_only(app):
+    from tests.helpers import client_as
+
+    (plant_id,) = add_plants(app, {"name": "Genset", "max_capacity": 500})
+    page = client_as(app, "viewer").get(f"/plants/{plant_id}/edit").get_data(as_text=True)
+    assert "Genset" in page and "500 kW" in page
+    assert "Save changes" not in page and "Delete plant" not in page
+    operator_page = client_as(app, "operator").get(f"/plants/{plant_id}/edit")
+    assert "Save changes" in operator_page.get_data(as_text=True)
+
+
+def test_a_new_password_is_asked_for_before_it_is_given(client):
+    page = client.get("/admin/users").get_data(as_text=True)
+    assert re.search(
+        r'action="/admin/users/viewer/password"[^>]*data-confirm="Give viewer a new', page
+    )

@@ -8,7 +8,7 @@ from flask_login import current_user, login_user, logout_user
 
 from vpp.auth import authorize
 from vpp.domain import ROLE_ADMIN
-from vpp.errors import Conflict, InvalidInput, NotFound
+from vpp.errors import Conflict, InvalidInput, NotFound, TooManyRequests
 from vpp.routing import query_whole_number
 from vpp.schemas import MAX_PAGE
 from vpp.services import accounts, audit
@@ -38,8 +38,13 @@ def login():
         address = request.remote_addr or "unknown"
         # Counted (and committed) before the password is checked: parallel guesses
         # cannot all slip under the limit.
-        with transaction():
-            accounts.reserve_login_attempt(username, address)
+        try:
+            with transaction():
+                accounts.reserve_login_attempt(username, address)
+        except TooManyRequests as exc:
+            # The form again, with when to try again (not a bare error page).
+            form.attach_errors({"_schema": [exc.message]})
+            return render_template("login.html", form=form), 429
         user = accounts.verify_password(username, form.password.data)
         if user is not None:
             with transaction():

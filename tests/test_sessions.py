@@ -201,3 +201,24 @@ def test_login_with_the_right_password_still_works(anonymous_client):
     )
     assert answer.status_code == 302
     assert anonymous_client.get("/").status_code == 200
+
+
+def test_sessions_that_ended_by_age_are_dropped_at_the_next_login(app, anonymous_client):
+    from tests.helpers import PASSWORDS, csrf_token
+
+    with app.app_context(), transaction():
+        accounts.start_session(accounts.get_user("viewer"))
+        db.session.execute(
+            sa.update(UserSession).values(last_seen_at=datetime.now(UTC) - timedelta(days=2))
+        )
+    anonymous_client.post(
+        "/login",
+        data={
+            "username": "admin",
+            "password": PASSWORDS["admin"],
+            "csrf_token": csrf_token(anonymous_client, "/login"),
+        },
+    )
+    with app.app_context():
+        left = db.session.scalars(sa.select(UserSession.user_id)).all()
+        assert left == [accounts.get_user("admin").id]  # only the new, open one

@@ -39,8 +39,6 @@ def list_plants() -> list[Plant]:
     return list(db.session.scalars(sa.select(Plant).order_by(Plant.id)))
 
 
-# How a listing of plants may be sorted: a column, "-column" for descending.
-PLANT_SORTS = ("id", "name", "kind", "status", "max_capacity", "min_capacity", "marginal_cost")
 API_COLUMNS = tuple(getattr(Plant, name) for name in PLANT_API_FIELDS)
 
 
@@ -72,7 +70,7 @@ def find_plants(
     page: int, per_page: int, status=None, kind=None, q=None, sort: str = "id"
 ) -> tuple[list[dict[str, Any]], int]:
     """One page of the plants that pass the filters (``status``, ``kind``, ``q`` a part
-    of the name, any case), sorted by ``sort`` (``PLANT_SORTS``, ``-`` for
+    of the name, any case), sorted by ``sort`` (``schemas.PLANT_SORT_KEYS``, ``-`` for
     descending; ties by id), and how many pass in all."""
     if status or kind or q:
         total = db.session.scalar(_filtered(sa.select(sa.func.count(Plant.id)), status, kind, q))

@@ -1,4 +1,4 @@
-"""One page of a listing (the dispatch history, the audit log, the fleet...)."""
+"""One page of a listing (the dispatch history, the audit log), and name search."""
 
 from typing import Any
 
@@ -22,8 +22,3 @@ def page_of(query: sa.Select, page: int, per_page: int) -> tuple[list[Any], int]
     )
     items = db.session.scalars(query.limit(per_page).offset((page - 1) * per_page)).all()
     return list(items), total
-
-
-def newest_first(model: Any, moment: Any, page: int, per_page: int) -> tuple[list[Any], int]:
-    """Page ``page`` of ``model`` rows, newest ``moment`` first (ties by id)."""
-    return page_of(sa.select(model).order_by(moment.desc(), model.id.desc()), page, per_page)

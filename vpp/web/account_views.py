@@ -6,7 +6,7 @@ from urllib.parse import urlsplit
 from flask import Blueprint, flash, redirect, render_template, request, session, url_for
 from flask_login import current_user, login_user, logout_user
 
-from vpp.auth import authorize
+from vpp.auth import authorize, session_limits
 from vpp.domain import ROLE_ADMIN
 from vpp.errors import Conflict, InvalidInput, NotFound, TooManyRequests
 from vpp.routing import query_whole_number
@@ -49,6 +49,9 @@ def login():
         if user is not None:
             with transaction():
                 accounts.forgive_login_attempt(username, address)
+                # Sessions that ended by age are dropped here, so the table holds
+                # only sessions that can still be used.
+                accounts.purge_expired_sessions(*session_limits())
                 accounts.start_session(user)
             # A new session from a clean slate: nothing planted before the login (a
             # CSRF token, say) survives it.

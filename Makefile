@@ -8,7 +8,7 @@ PORT ?= 5000
 BIN := $(VENV)/bin
 PIP_INSTALL := $(BIN)/pip install --quiet --disable-pip-version-check -c constraints.txt
 
-.PHONY: run install install-dev browser test test-postgres lint format migrate demo screenshot benchmark clean
+.PHONY: run install install-dev browser axe test test-postgres lint format migrate demo screenshot benchmark clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -49,6 +49,15 @@ browser:
 		exit 1; \
 	fi
 
+## axe-core, pinned, for the accessibility checks of the browser tests (npm registry).
+AXE_VERSION := 4.14.1
+AXE := build/axe/axe-core-$(AXE_VERSION)/axe.min.js
+axe: $(AXE)
+$(AXE):
+	rm -rf build/axe/tmp && mkdir -p build/axe/tmp
+	cd build/axe/tmp && npm pack --silent axe-core@$(AXE_VERSION) >/dev/null && tar xzf axe-core-$(AXE_VERSION).tgz
+	rm -rf build/axe/axe-core-$(AXE_VERSION) && mv build/axe/tmp/package build/axe/axe-core-$(AXE_VERSION) && rm -rf build/axe/tmp
+
 lint: install-dev
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
@@ -58,12 +67,12 @@ format: install-dev
 	$(BIN)/ruff check --fix .
 
 ## The whole suite: lint, unit, API, CLI, migrations and real-browser tests.
-test: install-dev browser lint
+test: install-dev browser axe lint
 	$(BIN)/pytest
 
 ## The same suite on PostgreSQL: Debian's server, installed and started when missing
 ## (as root) by scripts/postgres-test-server.sh, or any VPP_TEST_DATABASE_URL given.
-test-postgres: install-dev browser
+test-postgres: install-dev browser axe
 	VPP_TEST_DATABASE_URL=$${VPP_TEST_DATABASE_URL:-$$(bash scripts/postgres-test-server.sh)} $(BIN)/pytest
 
 ## Retake docs/dashboard.png (the README's screenshot) from a demo fleet.

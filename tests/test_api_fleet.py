@@ -1,5 +1,7 @@
 """``/api/aggregate/``, ``/api/dispatch/`` and the OpenAPI document."""
 
+import re
+
 import pytest
 
 from tests.helpers import add_plants, fleet_snapshot
@@ -112,3 +114,36 @@ def test_api_docs_page_lists_the_operations(client):
     text = page.get_data(as_text=True)
     for needle in ("/api/plants/", "/api/plants/{plant_id}", "/api/dispatch/", "max_capacity"):
         assert needle in text
+
+
+def test_every_operation_documents_authentication_and_its_error_answers(anonymous_client):
+    spec = anonymous_client.get("/api/openapi.json").get_json()
+    assert spec["components"]["securitySchemes"]["bearerAuth"]["scheme"] == "bearer"
+    for path, item in spec["paths"].items():
+        for method, operation in item.items():
+            if method == "parameters":
+                continue
+            answers = operation["responses"]
+            assert "default" not in answers, (method, path)
+            assert {"401", "403", "503"} <= set(answers), (method, path)
+            if method in ("post", "patch"):
+                assert "400" in answers, (method, path)
+            assert "``" not in operation["summary"] + operation.get("description", "")
+            for code, answer in answers.items():
+                if "$ref" in answer:
+                    answer = spec["components"]["responses"][answer["$ref"].rsplit("/", 1)[1]]
+                assert answer["description"].strip(), (method, path, code)
+                assert answer["description"] != "Unprocessable Entity", (method, path, code)
+
+
+def test_api_docs_page_explains_tokens_errors_and_has_contents(client):
+    text = client.get("/api/docs").get_data(as_text=True)
+    assert "Authorization: Bearer" in text
+    assert 'aria-label="On this page"' in text
+    for heading in ("auth-heading", "errors-heading", "ops-heading", "schemas-heading"):
+        assert f'href="#{heading}"' in text and f'id="{heading}"' in text
+    for code in ("401", "403", "503"):
+        assert f"<td>{code}</td>" in text
+    assert "``" not in text
+    assert "default" not in re.findall(r"<td>([^<]*)</td>", text)
+    assert '<a href="#post-api-plants">' in text and 'id="post-api-plants"' in text

@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from playwright.sync_api import Page, expect
 
 from tests.helpers import PASSWORDS, add_plants, fleet_snapshot
-from vpp.cli import DEMO_FLEET
+from vpp.demo import demo_plants
 from vpp.extensions import db
 from vpp.models import Dispatch
 
@@ -278,8 +278,7 @@ def test_screenshot_of_the_dashboard_with_a_fleet_of_thousands(app, live_server,
     3,000 more plants (``make screenshot`` keeps it)."""
     from tests.test_browser_scale import build_fleet
 
-    keys = ("name", "kind", "max_capacity", "min_capacity", "status", "marginal_cost")
-    add_plants(app, *(dict(zip(keys, row, strict=True)) for row in DEMO_FLEET))
+    add_plants(app, *demo_plants())
     build_fleet(app, 3000)
     page.set_viewport_size({"width": 1440, "height": 900})
     open_dashboard(page, live_server)

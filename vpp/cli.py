@@ -16,6 +16,7 @@ from flask import Flask
 from flask.cli import AppGroup, with_appcontext
 from sqlalchemy.exc import DBAPIError
 
+from vpp.demo import demo_plants
 from vpp.domain import PLANT_KINDS, PLANT_STATUSES, REASON_CODES, ROLE_VIEWER, ROLES
 from vpp.errors import Conflict, VppError, database_unavailable
 from vpp.routing import MAX_ID
@@ -26,19 +27,6 @@ from vpp.transactions import transaction
 from vpp.web.formatting import format_kw, format_number
 
 CSV_COLUMNS = ("id", *fleet.PLANT_FIELDS)
-
-DEMO_FLEET = (
-    # name, kind, max kW, min kW, status, cost per MWh
-    ("Harbour battery", "battery", 2000, 0, "running", 15),
-    ("Sunfield solar", "solar", 3500, 0, "running", 0),
-    ("Ridge wind farm", "wind", 4200, 0, "idle", 2),
-    ("Millrace hydro", "hydro", 1500, 300, "running", 8),
-    ("Depot diesel genset", "diesel", 1200, 400, "idle", 180),
-    ("Northside gas peaker", "gas", 5000, 1500, "idle", 95),
-    ("Hospital CHP", "chp", 800, 320, "running", 60),
-    ("Cold-store demand response", "demand_response", 600, 0, "idle", 120),
-    ("Old turbine (maintenance)", "gas", 3000, 1000, "down", 70),
-)
 
 
 class VppCommand(click.Command):
@@ -317,9 +305,8 @@ def import_command(file, dry_run: bool) -> None:
 @plants_cli.command("demo")
 def demo_command() -> None:
     """Add a small demo fleet (nine plants of every kind and status) to try things out."""
-    keys = ("name", "kind", "max_capacity", "min_capacity", "status", "marginal_cost")
     with transaction():
-        ids = fleet.create_plants([dict(zip(keys, row, strict=True)) for row in DEMO_FLEET])
+        ids = fleet.create_plants(demo_plants())
     click.echo(f"Added {len(ids)} demo plants.")
 
 

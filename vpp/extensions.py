@@ -1,5 +1,7 @@
 """Flask extensions, created unbound and bound to an app in ``create_app``."""
 
+import http
+
 import sqlalchemy as sa
 from flask_compress import Compress
 from flask_login import LoginManager
@@ -30,6 +32,22 @@ class VppApi(Api):
     ``vpp.errors`` (one handler for the API and the pages)."""
 
     ERROR_SCHEMA = ErrorSchema
+    # Each operation lists the error answers it can give (``vpp.api.spec``), not a
+    # shapeless "default" one.
+    DEFAULT_ERROR_RESPONSE_NAME = None
+
+    def _register_responses(self):
+        """flask-smorest's lazily registered answer per status, with our words."""
+        from flask_smorest.utils import prepare_response
+
+        from vpp.api.spec import STATUS_DESCRIPTIONS
+
+        for status in http.HTTPStatus:
+            response = {"description": STATUS_DESCRIPTIONS.get(status, status.phrase)}
+            if status >= 200 and status not in (204, 304):
+                response["schema"] = self.ERROR_SCHEMA
+            prepare_response(response, self.spec, self.DEFAULT_RESPONSE_CONTENT_TYPE)
+            self.spec.components.response(status.name, response, lazy=True)
 
     def _register_error_handlers(self):
         pass

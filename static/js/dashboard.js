@@ -5,9 +5,43 @@
 (function () {
   "use strict";
   var data = JSON.parse(document.getElementById("chart-data").textContent);
-  var STATUS_COLOURS = { running: "#2e7d32", idle: "#1e63b8", down: "#757575" };
-  var KIND_COLOURS = ["#1e63b8", "#f9a825", "#00838f", "#283593", "#5d4037", "#c62828",
-                      "#6a1b9a", "#2e7d32", "#9e9e9e"];
+  // Okabe and Ito's palette, told apart under every common colour blindness; each
+  // status also has its own pattern (solid, stripes, dots), so that the bars differ
+  // in greyscale too, and the legend and tables name every colour in words.
+  var OKABE_ITO = ["#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00",
+                   "#F0E442", "#000000", "#999999"];
+  var STATUS_LOOKS = { running: ["#0072B2", "solid"], idle: ["#E69F00", "stripes"],
+                       down: ["#555555", "dots"] };
+  var PATTERNS = ["solid", "stripes", "dots"];
+
+  // A fill of ``colour`` with a white ``pattern`` over it (a CanvasPattern).
+  function fill(colour, pattern) {
+    if (pattern === "solid") return colour;
+    var tile = document.createElement("canvas");
+    tile.width = tile.height = 10;
+    var ctx = tile.getContext("2d");
+    ctx.fillStyle = colour;
+    ctx.fillRect(0, 0, 10, 10);
+    ctx.strokeStyle = ctx.fillStyle = "rgba(255, 255, 255, 0.85)";
+    ctx.lineWidth = 2.5;
+    if (pattern === "stripes") {
+      ctx.beginPath();
+      ctx.moveTo(0, 10); ctx.lineTo(10, 0);
+      ctx.moveTo(-5, 5); ctx.lineTo(5, -5);
+      ctx.moveTo(5, 15); ctx.lineTo(15, 5);
+      ctx.stroke();
+    } else {
+      ctx.beginPath();
+      ctx.arc(5, 5, 2, 0, 2 * Math.PI);
+      ctx.fill();
+    }
+    return ctx.createPattern(tile, "repeat");
+  }
+  function statusFill(status) { return fill(STATUS_LOOKS[status][0], STATUS_LOOKS[status][1]); }
+  function kindFill(kind) {
+    var i = data.kinds.indexOf(kind);
+    return fill(OKABE_ITO[i % OKABE_ITO.length], PATTERNS[i % PATTERNS.length]);
+  }
   var number = new Intl.NumberFormat("en-US", { maximumFractionDigits: 2 });
   function kw(value) { return number.format(value) + " kW"; }
   function label(word) {
@@ -40,7 +74,8 @@
       data: {
         labels: kinds.map(label),
         datasets: data.statuses.map(function (status) {
-          return { label: label(status), backgroundColor: STATUS_COLOURS[status],
+          return { label: label(status), backgroundColor: statusFill(status),
+                   borderColor: STATUS_LOOKS[status][0], borderWidth: 1,
                    data: kinds.map(function (k) { return data.capacity[k][status]; }) };
         }),
       },
@@ -62,7 +97,8 @@
         labels: kinds.map(label),
         datasets: [{
           data: kinds.map(function (k) { return view.by_kind[k].dispatched; }),
-          backgroundColor: kinds.map(function (k) { return KIND_COLOURS[data.kinds.indexOf(k)]; }),
+          backgroundColor: kinds.map(kindFill),
+          borderColor: "#ffffff", borderWidth: 2,
         }],
       },
       options: { plugins: {
@@ -87,15 +123,15 @@
     var low = Math.min.apply(null, costs.concat([0]));
     var high = Math.max.apply(null, costs);
     var datasets = [
-      { label: "Capacity at or below a cost", data: steps, borderColor: "#1e63b8",
-        backgroundColor: "rgba(30, 99, 184, 0.15)", fill: "start", pointRadius: 0 },
+      { label: "Capacity at or below a cost", data: steps, borderColor: "#0072B2",
+        backgroundColor: "rgba(0, 114, 178, 0.15)", fill: "start", pointRadius: 0 },
       { label: "Demand", data: [{ x: view.demand, y: low }, { x: view.demand, y: high }],
-        borderColor: "#c62828", borderDash: [6, 4], pointRadius: 0 },
+        borderColor: "#D55E00", borderWidth: 3, borderDash: [8, 4], pointRadius: 0 },
     ];
     if (view.marginal_cost !== null) {
       datasets.push({ label: "Marginal price", data: [{ x: 0, y: view.marginal_cost },
         { x: Math.max(previous, view.demand), y: view.marginal_cost }],
-        borderColor: "#f9a825", borderDash: [2, 3], pointRadius: 0 });
+        borderColor: "#000000", borderDash: [2, 3], pointRadius: 0 });
     }
     draw(Chart, "merit-chart", {
       type: "line",

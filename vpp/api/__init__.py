@@ -29,8 +29,12 @@ def register_api(app: Flask) -> None:
     from vpp.api.docs import bp as docs_bp
     from vpp.api.fleet import blp as fleet_blp
     from vpp.api.plants import blp as plants_blp
+    from vpp.api.spec import CommonAnswers
 
     api.ma_plugin.converter.add_attribute_function(range_exclusivity)
+    answers = CommonAnswers()
+    answers.init_spec(api.spec)
+    api.spec.plugins.append(answers)
     # Referred to by hand where one answer may take two shapes (vpp.api.plants).
     api.spec.components.schema("PlantPage", schema=PlantPageSchema)
     for blueprint in (plants_blp, fleet_blp, dispatches_blp, audit_blp):

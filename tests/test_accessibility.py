@@ -130,6 +130,9 @@ def test_forms_with_errors_pass_axe_and_fit_the_window(
     page.get_by_label("Max capacity (kW)").fill("-5")
     page.get_by_role("button", name="Add plant").click()
     expect(page.locator(".field-error").first).to_be_visible()
+    # The first bad field has the focus, under a summary of every problem.
+    expect(page.locator("#max_capacity")).to_be_focused()
+    expect(page.locator(".error-summary")).to_contain_text("Max capacity (kW)")
     problems = check(page, f"{width} / with form errors")
     page.goto(live_server.url(f"/plants/{loaded['plant']}/edit"))
     page.get_by_label("Max capacity (kW)").fill("-5")

@@ -81,9 +81,9 @@ def test_add_plant_through_the_form_shows_it_in_the_table(app, live_server, page
     page.get_by_label("Marginal cost (per MWh)").fill("180")
     page.get_by_role("button", name="Add plant").click()
     row = page.locator("#fleet-table tbody tr", has_text="Depot diesel")
-    expect(row).to_contain_text("1,200 kW")
+    expect(row).to_contain_text("1.2 MW")
     expect(row).to_contain_text("400 kW")
-    expect(page.get_by_test_id("total-available")).to_have_text("1,200 kW")
+    expect(page.get_by_test_id("total-available")).to_have_text("1.2 MW")
     assert [r[1] for r in fleet_snapshot(app)] == ["Depot diesel"]
 
 
@@ -107,15 +107,15 @@ def test_dispatch_from_the_dashboard_shows_the_totals_and_every_plant(app, live_
     page.get_by_label("Demand (kW)").fill("5000")
     page.get_by_role("button", name="Dispatch and record").click()
     expect(page.locator("[data-field=meta]")).to_contain_text("Dispatch 1 recorded")
-    expect(page.locator('[data-field="total_dispatched"]')).to_have_text("5,000 kW")
+    expect(page.locator('[data-field="total_dispatched"]')).to_have_text("5 MW")
     expect(page.locator('[data-field="unmet_demand"]')).to_have_text("0 kW")
-    expect(page.locator("#by-kind-table tr", has_text="Wind")).to_contain_text("4,000 kW")
+    expect(page.locator("#by-kind-table tr", has_text="Wind")).to_contain_text("4 MW")
     assert wait_for_chart(page, "allocation-chart")["drawn"] > 1000
     assert wait_for_chart(page, "merit-chart")["drawn"] > 1000
     page.get_by_role("link", name="Every plant of dispatch 1").click()
     table = page.locator("#allocation-table")
-    expect(table.locator("tr", has_text="Ridge wind")).to_contain_text("4,000 kW")
-    expect(table.locator("tr", has_text="Harbour battery")).to_contain_text("1,000 kW")
+    expect(table.locator("tr", has_text="Ridge wind")).to_contain_text("4 MW")
+    expect(table.locator("tr", has_text="Harbour battery")).to_contain_text("1 MW")
     expect(table.locator("tr", has_text="Broken turbine")).to_contain_text("down")
     expect(table.locator("tr", has_text="Gas peaker")).to_contain_text("off: dearer than needed")
     assert len(fleet_snapshot(app)) == 4
@@ -144,11 +144,11 @@ def test_slider_previews_a_dispatch_without_posting(app, live_server, page: Page
     expect(slider).to_be_visible()
     # 80 % of the 9,000 kW available is preselected, and previewed already.
     expect(page.get_by_label("Demand (kW)")).to_have_value("7200")
-    expect(page.locator('[data-field="total_dispatched"]')).to_have_text("7,200 kW")
+    expect(page.locator('[data-field="total_dispatched"]')).to_have_text("7.2 MW")
     slider.fill("2000")
     expect(page.get_by_label("Demand (kW)")).to_have_value("2000")
-    expect(page.locator('[data-field="total_dispatched"]')).to_have_text("2,000 kW")
-    expect(page.locator("#by-kind-table tr", has_text="Wind")).to_contain_text("2,000 kW")
+    expect(page.locator('[data-field="total_dispatched"]')).to_have_text("2 MW")
+    expect(page.locator("#by-kind-table tr", has_text="Wind")).to_contain_text("2 MW")
     expect(page.locator('[data-field="meta"]')).to_contain_text("Preview, not recorded")
     assert wait_for_chart(page, "allocation-chart")["drawn"] > 1000
     assert page.url.endswith("/")  # a preview, not a form post
@@ -223,16 +223,16 @@ def test_page_works_without_javascript(app, live_server, browser):
     page.goto(live_server.url("/"))
     expect(page.get_by_label(re.compile("Demand slider"))).to_be_hidden()
     # The 80 % preview is on the page, rendered by the server.
-    expect(page.locator('[data-field="total_dispatched"]')).to_have_text("7,200 kW")
+    expect(page.locator('[data-field="total_dispatched"]')).to_have_text("7.2 MW")
     page.get_by_label("Demand (kW)").fill("1000")
     page.get_by_role("button", name="Preview").click()
-    expect(page.locator('[data-field="total_dispatched"]')).to_have_text("1,000 kW")
+    expect(page.locator('[data-field="total_dispatched"]')).to_have_text("1 MW")
     expect(page.locator('[data-field="meta"]')).to_contain_text("Preview, not recorded")
     assert dispatch_count(app) == 0
     page.get_by_label("Demand (kW)").fill("1000")
     page.get_by_role("button", name="Dispatch and record").click()
     page.get_by_role("link", name="Every plant of dispatch 1").click()
-    expect(page.locator("#allocation-table tr", has_text="Ridge wind")).to_contain_text("1,000 kW")
+    expect(page.locator("#allocation-table tr", has_text="Ridge wind")).to_contain_text("1 MW")
     context.close()
 
 
@@ -244,7 +244,7 @@ def test_history_page_shows_a_dispatch_with_its_charts(app, live_server, page: P
     page.get_by_role("link", name="History").click()
     page.get_by_role("link", name="#1").click()
     expect(page.get_by_role("heading", name="Dispatch 1")).to_be_visible()
-    expect(page.locator("#allocation-table tr", has_text="Ridge wind")).to_contain_text("4,000 kW")
+    expect(page.locator("#allocation-table tr", has_text="Ridge wind")).to_contain_text("4 MW")
     assert wait_for_chart(page, "allocation-chart")["drawn"] > 1000
     assert wait_for_chart(page, "merit-chart")["drawn"] > 1000
 
@@ -270,7 +270,7 @@ def test_viewer_previews_but_cannot_change_anything(app, live_server, page: Page
     expect(page.get_by_role("heading", name="Add a plant")).to_have_count(0)
     expect(page.get_by_role("button", name="Dispatch and record")).to_have_count(0)
     page.get_by_label(re.compile("Demand slider")).fill("2000")
-    expect(page.locator("#by-kind-table tr", has_text="Wind")).to_contain_text("2,000 kW")
+    expect(page.locator("#by-kind-table tr", has_text="Wind")).to_contain_text("2 MW")
 
 
 def test_screenshot_of_the_dashboard_with_a_fleet_of_thousands(app, live_server, page, tmp_path):

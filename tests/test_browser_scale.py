@@ -61,7 +61,8 @@ def test_first_screen_holds_the_dispatch_control_and_a_preview(app, live_server,
     # The preview of 80 % is there without any interaction, and it is a real one.
     expect(page.locator('[data-field="meta"]')).to_contain_text("Preview, not recorded")
     dispatched = page.locator('[data-field="total_dispatched"]').inner_text()
-    assert dispatched.endswith(" kW") and float(dispatched[:-3].replace(",", "")) > 0
+    number, unit = dispatched.split(" ")
+    assert unit in ("MW", "GW") and float(number.replace(",", "")) > 0, dispatched
     # A keyboard user reaches the control by the skip link.
     page.keyboard.press("Tab")
     expect(page.get_by_role("link", name="Skip to the dispatch control")).to_be_focused()

@@ -84,7 +84,7 @@ def test_aggregate_prints_total_available(app, runner):
     )
     result = runner.invoke(args=["aggregate"])
     assert result.exit_code == 0
-    assert "Total available: 1,200 kW" in result.output
+    assert "Total available: 1.2 MW" in result.output
     assert json.loads(runner.invoke(args=["aggregate", "--json"]).output)["total_available"] == 1200
 
 

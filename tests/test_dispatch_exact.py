@@ -14,7 +14,7 @@ from tests.reference_dispatch import brute_force
 from vpp.domain import TOLERANCE_KW
 from vpp.services.dispatch import PreparedFleet, Unit, dispatch_demand
 
-ON_REASONS = {"at_max", "marginal", "at_min"}
+ON_REASONS = {"at_max", "at_max_short", "marginal", "at_min"}
 
 
 def assert_exactly_feasible(units: list[Unit], demand: float, result) -> None:
@@ -27,8 +27,12 @@ def assert_exactly_feasible(units: list[Unit], demand: float, result) -> None:
         unit = by_id[unit_id]
         assert output == 0 or unit.min_kw <= output <= unit.max_kw, (unit, output)
         assert (output > 0) == (reasons[unit_id] in ON_REASONS), (unit, output, reasons[unit_id])
-        if reasons[unit_id] == "at_max":
+        if reasons[unit_id] in ("at_max", "at_max_short"):
             assert output == unit.max_kw
+        # "Cheaper than the marginal unit" only when the demand is met; short of it,
+        # every unit at its maximum is there because the fleet is not enough.
+        short = result.unmet_demand_kw > TOLERANCE_KW
+        assert reasons[unit_id] != ("at_max" if short else "at_max_short"), (unit, demand)
         if reasons[unit_id] == "at_min":
             assert output == unit.min_kw
     exact_total = sum((Fraction(kw) for kw in result.allocations.values()), Fraction(0))

@@ -20,7 +20,7 @@ def test_dashboard_shows_capacity_counts_and_fleet(app, client):
         {"name": "Broken", "max_capacity": 99999, "status": "down"},
     )
     page = client.get("/").get_data(as_text=True)
-    assert "1,500 kW" in page  # total available, down plant excluded
+    assert "1.5 MW" in page  # total available (1,500 kW), down plant excluded
     assert "Sunny" in page and "Broken" in page
     assert 'id="capacity-chart"' in page
     assert "Running" in page and "Down" in page  # status as a word, not only a colour
@@ -205,7 +205,7 @@ def test_dispatch_form_records_the_dispatch_and_shows_it(app, client):
         ("Dear", "50 kW", "marginal: sets the price"),
         ("Broken", "0 kW", "down"),
     ]
-    assert "2.6 / h" in page  # (100 x 1 + 50 x 50) / 1000
+    assert "€2.60 / h" in page  # (100 x 1 + 50 x 50) / 1000, in the default currency
     assert "Dispatch 1 recorded" in page
     assert 'value="150"' in page
 

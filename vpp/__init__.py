@@ -174,7 +174,7 @@ def register_security(app: Flask) -> None:
 
 
 def register_template_helpers(app: Flask) -> None:
-    from vpp.web.formatting import register_filters
+    from vpp.web.filters import register_filters
 
     register_filters(app)
 

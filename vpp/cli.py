@@ -12,19 +12,19 @@ from typing import Any
 
 import click
 from click.exceptions import NoArgsIsHelpError
-from flask import Flask
+from flask import Flask, current_app
 from flask.cli import AppGroup, with_appcontext
 from sqlalchemy.exc import DBAPIError
 
 from vpp.demo import demo_plants
 from vpp.domain import PLANT_KINDS, PLANT_STATUSES, REASON_CODES, ROLE_VIEWER, ROLES
 from vpp.errors import Conflict, VppError, database_unavailable
+from vpp.formatting import format_money, format_power, format_time
 from vpp.routing import MAX_ID
 from vpp.schemas import DETAIL_FULL, DETAIL_SUMMARY, MAX_PAGE
 from vpp.services import accounts, dispatch_runs, fleet
 from vpp.services.audit import current_actor
 from vpp.transactions import transaction
-from vpp.web.formatting import format_kw, format_number
 
 CSV_COLUMNS = ("id", *fleet.PLANT_FIELDS)
 
@@ -105,6 +105,10 @@ def _print_table(headers: Sequence[str], rows: Iterable[Sequence[Any]], right: s
         click.echo(line(row))
 
 
+def _money(value: float | None) -> str:
+    return format_money(value, current_app.config["CURRENCY"])
+
+
 def _print_plants(plants) -> None:
     _print_table(
         ("id", "name", "kind", "status", "min", "max", "cost/MWh"),
@@ -114,9 +118,9 @@ def _print_plants(plants) -> None:
                 p.name,
                 p.kind,
                 p.status,
-                format_kw(p.min_capacity),
-                format_kw(p.max_capacity),
-                format_number(p.marginal_cost),
+                format_power(p.min_capacity),
+                format_power(p.max_capacity),
+                _money(p.marginal_cost),
             )
             for p in plants
         ),
@@ -320,19 +324,19 @@ def aggregate_command(as_json: bool) -> None:
         click.echo(json.dumps(result, indent=2))
         return
     click.echo(
-        f"Total available: {format_kw(result['total_available'])} "
+        f"Total available: {format_power(result['total_available'])} "
         f"({result['plant_count']} plants; down plants excluded)"
     )
     _print_table(
         ("status", "plants", "max capacity"),
-        ((s, r["count"], format_kw(r["max_capacity"])) for s, r in result["by_status"].items()),
+        ((s, r["count"], format_power(r["max_capacity"])) for s, r in result["by_status"].items()),
         right={1, 2},
     )
     click.echo()
     _print_table(
         ("kind", "plants", "max capacity"),
         (
-            (kind, r["count"], format_kw(r["max_capacity"]))
+            (kind, r["count"], format_power(r["max_capacity"]))
             for kind, r in result["by_kind"].items()
             if r["count"]
         ),
@@ -372,9 +376,10 @@ def _print_dispatch(body: dict, rows: list[dict[str, Any]]) -> None:
     proven = "proven optimal" if body["optimal"] else f"NOT proven optimal ({body['status']})"
     price = body["marginal_cost"]
     click.echo(
-        f"Demand {format_kw(body['demand'])}; dispatched {format_kw(body['total_dispatched'])}; "
-        f"unmet {format_kw(body['unmet_demand'])}; cost {format_number(body['total_cost'])} "
-        f"per hour; marginal price {format_number(price)} per MWh; "
+        f"Demand {format_power(body['demand'])}; "
+        f"dispatched {format_power(body['total_dispatched'])}; "
+        f"unmet {format_power(body['unmet_demand'])}; cost {_money(body['total_cost'])} "
+        f"per hour; marginal price {_money(price)} per MWh; "
         f"{body['startups']} start-up(s); {proven}"
     )
     click.echo()
@@ -384,8 +389,8 @@ def _print_dispatch(body: dict, rows: list[dict[str, Any]]) -> None:
             (
                 kind,
                 part["plants"],
-                format_kw(part["available"]),
-                format_kw(part["dispatched"]),
+                format_power(part["available"]),
+                format_power(part["dispatched"]),
                 part["startups"],
             )
             for kind, part in body["by_kind"].items()
@@ -397,7 +402,7 @@ def _print_dispatch(body: dict, rows: list[dict[str, Any]]) -> None:
     _print_table(
         ("why", "plants", "dispatched"),
         (
-            (REASON_CODES[reason], part["plants"], format_kw(part["dispatched"]))
+            (REASON_CODES[reason], part["plants"], format_power(part["dispatched"]))
             for reason, part in body["by_reason"].items()
             if part["plants"]
         ),
@@ -412,9 +417,9 @@ def _print_dispatch(body: dict, rows: list[dict[str, Any]]) -> None:
                     r["plant_id"],
                     r["name"],
                     r["kind"],
-                    format_kw(r["output"]),
-                    format_number(r["marginal_cost"]),
-                    format_number(r["marginal_cost"] * r["output"] / 1000),
+                    format_power(r["output"]),
+                    _money(r["marginal_cost"]),
+                    _money(r["marginal_cost"] * r["output"] / 1000),
                     REASON_CODES[r["reason"]] + (" (start-up)" if r["startup"] else ""),
                 )
                 for r in rows
@@ -433,15 +438,15 @@ def dispatches_list_command(page: int, per_page: int) -> None:
     """List committed dispatches, newest first."""
     items, total = dispatch_runs.list_dispatches(page, per_page)
     _print_table(
-        ("id", "time (UTC)", "demand", "dispatched", "unmet", "cost/h", "optimal"),
+        ("id", "time", "demand", "dispatched", "unmet", "cost/h", "optimal"),
         (
             (
                 d.id,
-                d.created_at.strftime("%Y-%m-%d %H:%M:%S"),
-                format_kw(d.demand),
-                format_kw(d.total_dispatched),
-                format_kw(d.unmet_demand),
-                format_number(d.total_cost),
+                format_time(d.created_at),
+                format_power(d.demand),
+                format_power(d.total_dispatched),
+                format_power(d.unmet_demand),
+                _money(d.total_cost),
                 "yes" if d.optimal else "no",
             )
             for d in items
@@ -460,7 +465,7 @@ def dispatches_show_command(dispatch_id: int, every_plant: bool) -> None:
     With --plants, every plant as it was then."""
     record = dispatch_runs.get_dispatch(dispatch_id)
     body = dispatch_runs.record_as_dict(record, DETAIL_SUMMARY)
-    click.echo(f"Dispatch {body['id']} at {record.created_at:%Y-%m-%d %H:%M:%S} UTC")
+    click.echo(f"Dispatch {body['id']} at {format_time(record.created_at)}")
     _print_dispatch(body, dispatch_runs.dispatch_rows(record.id) if every_plant else [])
 
 

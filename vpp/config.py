@@ -57,6 +57,15 @@ def _whole_number(env: dict[str, str], name: str, default: int, minimum: int) ->
     return int(text)
 
 
+def _currency(raw: str) -> str:
+    code = raw.strip().upper()
+    if len(code) != 3 or not code.isascii() or not code.isalpha():
+        raise ConfigError(
+            f"CURRENCY must be a three-letter ISO 4217 code such as EUR, not {raw!r}."
+        )
+    return code
+
+
 def settings_from_environment(env: dict[str, str] | None = None) -> dict[str, Any]:
     """The settings, read from ``env`` (default: the environment). Raises
     ``ConfigError`` for a value that is not a number where one is needed."""
@@ -78,6 +87,9 @@ def settings_from_environment(env: dict[str, str] | None = None) -> dict[str, An
         # "cdn": the pinned CDN copy of Chart.js (SRI), falling back to the vendored
         # copy; "vendored": never reference the CDN (air-gapped control rooms).
         "CHARTJS_SOURCE": env.get("CHARTJS_SOURCE", "cdn"),
+        # The currency of marginal costs and dispatch costs, as an ISO 4217 code; the
+        # pages and the CLI show it on every cost (the API's numbers are in it).
+        "CURRENCY": _currency(env.get("CURRENCY", "EUR")),
         # How long a page waits for the CDN before it loads the vendored copy.
         "CHARTJS_CDN_TIMEOUT_MS": _whole_number(env, "CHARTJS_CDN_TIMEOUT_MS", 1500, 0),
         # The session cookie: never readable by scripts, not sent on cross-site

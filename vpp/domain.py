@@ -32,6 +32,7 @@ TOLERANCE_KW = 1e-6
 # once, and the words the pages, the API document and the CLI use for them.
 REASON_DOWN = "down"
 REASON_AT_MAX = "at_max"
+REASON_AT_MAX_SHORT = "at_max_short"
 REASON_MARGINAL = "marginal"
 REASON_AT_MIN = "at_min"
 REASON_OFF_MIN_ABOVE_DEMAND = "off_min_above_demand"
@@ -40,6 +41,7 @@ REASON_OFF_MIN_DOES_NOT_FIT = "off_min_does_not_fit"
 REASON_CODES = {
     REASON_DOWN: "down",
     REASON_AT_MAX: "at maximum: cheaper than the marginal unit",
+    REASON_AT_MAX_SHORT: "at maximum: the fleet cannot meet the demand",
     REASON_MARGINAL: "marginal: sets the price",
     REASON_AT_MIN: "at minimum stable output",
     REASON_OFF_MIN_ABOVE_DEMAND: "off: its minimum is above the demand",

@@ -59,7 +59,10 @@ class FiniteFloat(fields.Float):
             if value.lstrip("+-").lower() in NOT_FINITE_WORDS:
                 raise self.make_error("special")
             if not DECIMAL_TEXT.fullmatch(value):
-                raise self.make_error("invalid")
+                if value == "":
+                    raise self.make_error("required")
+                shown = value if len(value) <= 40 else value[:40] + "…"
+                raise ValidationError(f"{shown!r} is not a number.")
         result = super()._deserialize(value, attr, data, **kwargs)
         if result is not None and not math.isfinite(result):
             raise self.make_error("special")

@@ -42,8 +42,19 @@
     var i = data.kinds.indexOf(kind);
     return fill(OKABE_ITO[i % OKABE_ITO.length], PATTERNS[i % PATTERNS.length]);
   }
+  // As vpp/formatting.py: power in kW, MW or GW by magnitude, money in the
+  // configured currency, thousands separators everywhere.
   var number = new Intl.NumberFormat("en-US", { maximumFractionDigits: 2 });
-  function kw(value) { return number.format(value) + " kW"; }
+  var number3 = new Intl.NumberFormat("en-US", { maximumFractionDigits: 3 });
+  var money = new Intl.NumberFormat("en-US", { style: "currency", currency: data.currency || "EUR" });
+  function kw(value) {
+    var size = Math.abs(value);
+    if (size >= 1e6) return number3.format(value / 1e6) + " GW";
+    if (size >= 1e3) return number3.format(value / 1e3) + " MW";
+    if (value !== 0 && size < 0.005) return value.toPrecision(3) + " kW";
+    return number.format(value) + " kW";
+  }
+  function cost(value) { return money.format(value); }
   function label(word) {
     return { chp: "CHP", demand_response: "Demand response" }[word] ||
       word.charAt(0).toUpperCase() + word.slice(1).replace(/_/g, " ");
@@ -84,7 +95,8 @@
           return ctx.dataset.label + ": " + kw(ctx.parsed.y);
         } } } },
         scales: { x: { stacked: true },
-                  y: { stacked: true, beginAtZero: true, title: { display: true, text: "kW" } } },
+                  y: { stacked: true, beginAtZero: true, title: { display: true, text: "capacity" },
+                       ticks: { callback: function (v) { return kw(v); } } } },
       },
     });
   }
@@ -139,11 +151,12 @@
       options: {
         parsing: false,
         plugins: { tooltip: { callbacks: { label: function (ctx) {
-          return ctx.dataset.label + ": " + kw(ctx.parsed.x) + " at " + number.format(ctx.parsed.y) + " / MWh";
+          return ctx.dataset.label + ": " + kw(ctx.parsed.x) + " at " + cost(ctx.parsed.y) + " / MWh";
         } } } },
         scales: {
-          x: { type: "linear", beginAtZero: true, title: { display: true, text: "cumulative capacity, kW" } },
-          y: { title: { display: true, text: "marginal cost per MWh" } },
+          x: { type: "linear", beginAtZero: true, title: { display: true, text: "cumulative capacity" },
+               ticks: { callback: function (v) { return kw(v); } } },
+          y: { title: { display: true, text: "marginal cost, " + (data.currency || "EUR") + " per MWh" } },
         },
       },
     });
@@ -172,9 +185,9 @@
     setText(box, "total_dispatched", kw(view.total_dispatched));
     setText(box, "unmet_demand", kw(view.unmet_demand));
     box.querySelector('[data-field="unmet_box"]').classList.toggle("unmet", view.unmet_demand > 0);
-    setText(box, "total_cost", number.format(view.total_cost) + " / h");
+    setText(box, "total_cost", cost(view.total_cost) + " / h");
     setText(box, "marginal_cost",
-            view.marginal_cost === null ? "–" : number.format(view.marginal_cost) + " / MWh");
+            view.marginal_cost === null ? "–" : cost(view.marginal_cost) + " / MWh");
     setText(box, "startups", number.format(view.startups));
     var body = document.querySelector("#by-kind-table tbody");
     body.replaceChildren.apply(body, data.kinds.filter(function (k) {

@@ -74,5 +74,5 @@ def page_body(items: list, total: int, query: dict, dump) -> dict:
         "page": query["page"],
         "per_page": query["per_page"],
         "total": total,
-        "pages": math.ceil(total / query["per_page"]),
+        "pages": math.ceil(total / query["per_page"]),  # 0 for none: the API's contract
     }

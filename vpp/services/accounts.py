@@ -22,7 +22,7 @@ from vpp.errors import Conflict, InvalidInput, NotFound, TooManyRequests
 from vpp.extensions import db
 from vpp.models import ApiToken, LoginThrottle, User, UserSession, UtcDateTime
 from vpp.schemas import TokenSchema, UserSchema
-from vpp.services import audit
+from vpp.services import audit, pages
 
 TOKEN_PREFIX = "vpp_"
 # Failed logins allowed per window, per username and per client address.
@@ -322,9 +322,7 @@ def list_tokens() -> list[ApiToken]:
 
 
 def revoke_token(token_id: int) -> ApiToken:
-    token = db.session.get(ApiToken, token_id)
-    if token is None:
-        raise NotFound(f"No API token with id {token_id}.")
+    token = pages.get_or_not_found(ApiToken, token_id, "API token")
     if token.revoked_at is None:
         token.revoked_at = datetime.now(UTC)
         audit.record("token.revoke", f"token:{token.id}", before={"name": token.name})

@@ -84,6 +84,7 @@ import numpy as np
 
 from vpp.domain import (
     REASON_AT_MAX,
+    REASON_AT_MAX_SHORT,
     REASON_AT_MIN,
     REASON_DOWN,
     REASON_MARGINAL,
@@ -695,13 +696,16 @@ class _Allocation:
 # Reason codes as small integers while the answer is built in numpy arrays.
 _CODES = (
     REASON_AT_MAX,
+    REASON_AT_MAX_SHORT,
     REASON_MARGINAL,
     REASON_AT_MIN,
     REASON_OFF_MIN_ABOVE_DEMAND,
     REASON_OFF_NOT_NEEDED,
     REASON_OFF_MIN_DOES_NOT_FIT,
 )
-_AT_MAX, _MARGINAL, _AT_MIN, _OFF_ABOVE, _OFF_NOT_NEEDED, _OFF_NO_FIT = range(len(_CODES))
+_AT_MAX, _AT_MAX_SHORT, _MARGINAL, _AT_MIN, _OFF_ABOVE, _OFF_NOT_NEEDED, _OFF_NO_FIT = range(
+    len(_CODES)
+)
 
 
 def _spread(g: _Group, exact: _Exact, count: int, kw: int) -> list[float]:
@@ -760,7 +764,10 @@ def _write_answer(
         dearer = (arrays.unit_cost > result.marginal_cost) | (arrays.unit_min == 0)
         codes[dearer] = _OFF_NOT_NEEDED
     codes[arrays.unit_min > result.demand_kw] = _OFF_ABOVE
-    codes[at_max] = _AT_MAX
+    # Short of the demand, a unit at its maximum is there because the fleet is not
+    # enough, not because it is cheaper than some marginal unit.
+    short = result.unmet_demand_kw > TOLERANCE_KW
+    codes[at_max] = _AT_MAX_SHORT if short else _AT_MAX
     codes[at_min] = _AT_MIN
     codes[between] = _MARGINAL
     reasons = {}

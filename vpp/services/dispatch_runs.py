@@ -27,7 +27,7 @@ from flask import current_app
 from marshmallow import ValidationError
 
 from vpp.domain import PLANT_KINDS, REASON_DOWN, STATUS_DOWN, STATUS_IDLE
-from vpp.errors import InvalidInput, NotFound, TooManyRequests
+from vpp.errors import InvalidInput, TooManyRequests
 from vpp.extensions import db
 from vpp.models import FLEET_VERSION_ROW, Dispatch, DispatchAllocation, FleetVersion, Plant
 from vpp.schemas import DETAIL_FULL, DispatchRequestSchema
@@ -293,10 +293,7 @@ def list_dispatches(
 
 
 def get_dispatch(dispatch_id: int) -> Dispatch:
-    record = db.session.get(Dispatch, dispatch_id)
-    if record is None:
-        raise NotFound(f"No dispatch with id {dispatch_id}.")
-    return record
+    return pages.get_or_not_found(Dispatch, dispatch_id, "dispatch")
 
 
 def result_as_dict(

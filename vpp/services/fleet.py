@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from marshmallow import ValidationError
 
 from vpp.domain import PLANT_KINDS, PLANT_STATUSES, STATUS_DOWN
-from vpp.errors import Conflict, InvalidInput, NotFound
+from vpp.errors import Conflict, InvalidInput
 from vpp.extensions import db
 from vpp.models import Plant, bump_fleet_version
 from vpp.schemas import PlantPatchSchema, PlantSchema, check_capacity_bounds
@@ -82,10 +82,7 @@ def find_plants(
 
 
 def get_plant(plant_id: int) -> Plant:
-    plant = db.session.get(Plant, plant_id)
-    if plant is None:
-        raise NotFound(f"No plant with id {plant_id}.")
-    return plant
+    return pages.get_or_not_found(Plant, plant_id, "plant")
 
 
 def _check_name_free(name: str, except_id: int | None = None) -> None:

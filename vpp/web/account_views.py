@@ -1,6 +1,5 @@
 """Logging in and out, and the admin pages: users, API tokens, the audit log."""
 
-import math
 from urllib.parse import urlsplit
 
 from flask import Blueprint, flash, redirect, render_template, request, session, url_for
@@ -8,12 +7,13 @@ from flask_login import current_user, login_user, logout_user
 
 from vpp.auth import authorize, session_limits
 from vpp.domain import ROLE_ADMIN
-from vpp.errors import Conflict, InvalidInput, NotFound, TooManyRequests
+from vpp.errors import TooManyRequests
 from vpp.routing import query_whole_number
 from vpp.schemas import MAX_PAGE
-from vpp.services import accounts, audit
+from vpp.services import accounts, audit, pages
 from vpp.transactions import transaction
 from vpp.web.forms import ActionForm, LoginForm, RoleForm, TokenForm, UserForm
+from vpp.web.submit import run_action, run_form
 
 auth_bp = Blueprint("auth", __name__)
 admin_bp = Blueprint("admin", __name__, url_prefix="/admin")
@@ -100,29 +100,26 @@ def users():
 @admin_bp.post("/users")
 def add_user():
     form = UserForm()
-    if form.validate_on_submit():
-        try:
-            with transaction():
-                user, password = accounts.create_user(form.username.data or "", form.role.data)
-        except (InvalidInput, Conflict) as exc:
-            form.attach_errors(exc.fields or {"username": [exc.message]})
-        else:
-            # Shown on this page once; it is stored only as a hash.
-            return _render_users(shown_password=(user.username, password))
+    outcome = run_form(
+        form,
+        lambda: accounts.create_user(form.username.data or "", form.role.data),
+        field="username",
+    )
+    if outcome.done:
+        user, password = outcome.result
+        # Shown on this page once; it is stored only as a hash.
+        return _render_users(shown_password=(user.username, password))
     return _render_users(user_form=form, status=422)
 
 
 @admin_bp.post("/users/<username>/role")
 def change_role(username: str):
     form = RoleForm()
-    if form.validate_on_submit():
-        try:
-            with transaction():
-                accounts.set_role(username, form.role.data)
-        except (InvalidInput, Conflict, NotFound) as exc:
-            flash(exc.message, "error")
-        else:
-            flash(f"{username} is now a {form.role.data}.", "success")
+    run_action(
+        form,
+        lambda: accounts.set_role(username, form.role.data),
+        lambda _: f"{username} is now a {form.role.data}.",
+    )
     return redirect(url_for("admin.users"))
 
 
@@ -137,14 +134,9 @@ def reset_password(username: str):
 
 @admin_bp.post("/users/<username>/delete")
 def delete_user(username: str):
-    if ActionForm().validate_on_submit():
-        try:
-            with transaction():
-                accounts.delete_user(username)
-        except (Conflict, NotFound) as exc:
-            flash(exc.message, "error")
-        else:
-            flash(f"Deleted user {username}.", "success")
+    run_action(
+        ActionForm(), lambda: accounts.delete_user(username), lambda _: f"Deleted user {username}."
+    )
     return redirect(url_for("admin.users"))
 
 
@@ -166,25 +158,25 @@ def tokens():
 @admin_bp.post("/tokens")
 def add_token():
     form = TokenForm()
-    if form.validate_on_submit():
-        try:
-            with transaction():
-                token, raw = accounts.create_token(
-                    form.name.data or "", form.role.data, created_by=authorize(ROLE_ADMIN).actor
-                )
-        except InvalidInput as exc:
-            form.attach_errors(exc.fields)
-        else:
-            return _render_tokens(shown_token=(token, raw))
+    outcome = run_form(
+        form,
+        lambda: accounts.create_token(
+            form.name.data or "", form.role.data, created_by=authorize(ROLE_ADMIN).actor
+        ),
+        field="name",
+    )
+    if outcome.done:
+        return _render_tokens(shown_token=outcome.result)
     return _render_tokens(form=form, status=422)
 
 
 @admin_bp.post("/tokens/<id:token_id>/revoke")
 def revoke_token(token_id: int):
-    if ActionForm().validate_on_submit():
-        with transaction():
-            token = accounts.revoke_token(token_id)
-        flash(f"Revoked token {token.name!r}.", "success")
+    run_action(
+        ActionForm(),
+        lambda: accounts.revoke_token(token_id),
+        lambda t: f"Revoked token {t.name!r}.",
+    )
     return redirect(url_for("admin.tokens"))
 
 
@@ -202,7 +194,7 @@ def audit_log():
         "admin_audit.html",
         events=events,
         page=page,
-        pages=max(1, math.ceil(total / AUDIT_PAGE_SIZE)),
+        pages=pages.page_count(total, AUDIT_PAGE_SIZE),
         total=total,
         actions=known,
         action=action,

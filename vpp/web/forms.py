@@ -5,7 +5,7 @@ errors the views attach to these fields (``attach_errors``)."""
 from flask_wtf import FlaskForm
 from wtforms import HiddenField, PasswordField, SelectField, StringField, SubmitField
 from wtforms.fields.choices import SelectChoice
-from wtforms.widgets import NumberInput
+from wtforms.widgets import TextInput
 
 from vpp.domain import (
     DEFAULT_KIND,
@@ -16,15 +16,46 @@ from vpp.domain import (
     ROLE_VIEWER,
     ROLES,
 )
-from vpp.web.formatting import kind_label as _label
+from vpp.formatting import kind_label as _label
 
 
-def _number_input(min_value: float | None = None) -> NumberInput:
-    """A number box that takes any decimal (the rules themselves are the schema's)."""
-    return NumberInput(step="any", min=min_value)
+class DecimalInput(TextInput):
+    """A box for a decimal number that sends what was typed: a browser's
+    ``type=number`` box blanks text it cannot parse (``abc``), and the server could
+    then only say the field is missing. Phones still show their number pad
+    (``inputmode=decimal``); the rules themselves are the schema's."""
+
+    def __call__(self, field, **kwargs):
+        kwargs.setdefault("inputmode", "decimal")
+        kwargs.setdefault("autocomplete", "off")
+        return super().__call__(field, **kwargs)
+
+
+def _number_input(min_value: float | None = None) -> DecimalInput:
+    return DecimalInput()
 
 
 class VppForm(FlaskForm):
+    def error_list(self) -> list[tuple[str | None, str, str]]:
+        """Every error, in the form's order: (field id or None, label, message)."""
+        found = [(None, "", message) for message in self.form_errors]
+        for field in self:
+            if field.errors and not isinstance(field, HiddenField):
+                found += [(field.id, field.label.text, m) for m in field.errors]
+        return found
+
+    def first_error_id(self) -> str | None:
+        """The field the page puts the focus on: the first with an error."""
+        return next((field_id for field_id, _, _ in self.error_list() if field_id), None)
+
+    def mark_first_error(self) -> str:
+        """Flag the first field with an error (``flags.first_error``) so that its
+        box takes the focus when the page loads. Called by the error summary."""
+        first = self.first_error_id()
+        for field in self:
+            field.flags.first_error = field.id == first
+        return ""
+
     def attach_errors(self, fields: dict[str, list[str]]) -> None:
         """Show a service's validation errors next to the fields they concern."""
         for name, messages in fields.items():

@@ -12,6 +12,7 @@ from vpp.auth import authorize
 from vpp.config import CHARTJS_CDN_INTEGRITY, CHARTJS_CDN_URL
 from vpp.domain import PLANT_KINDS, PLANT_STATUSES, REASON_CODES, ROLE_OPERATOR, ROLE_VIEWER
 from vpp.errors import Conflict, InvalidInput, NotFound, TooManyRequests
+from vpp.formatting import format_input
 from vpp.models import Dispatch
 from vpp.routing import MAX_ID, query_whole_number
 from vpp.schemas import (
@@ -21,9 +22,9 @@ from vpp.schemas import (
     DispatchRowsQuerySchema,
     PlantListQuerySchema,
 )
-from vpp.services import dispatch_runs, fleet
-from vpp.transactions import transaction
+from vpp.services import dispatch_runs, fleet, pages
 from vpp.web.forms import DeleteForm, DispatchForm, PlantForm
+from vpp.web.submit import run_action, run_form
 
 bp = Blueprint("web", __name__)
 # Posts that change nothing (a dispatch preview): a viewer may send them.
@@ -87,10 +88,6 @@ ROW_SORTS = {
 }
 
 
-def pages_for(total: int, per_page: int) -> int:
-    return max(1, math.ceil(total / per_page))
-
-
 def _dispatch_shown(shown: Dispatch | None, demand: float) -> dict[str, Any] | None:
     """What the dispatch control shows: a recorded dispatch, or a preview of
     ``demand`` computed now (rendered by the server: no JavaScript needed)."""
@@ -145,7 +142,7 @@ def _render_dashboard(
             plants=plants,
             filters=filters,
             matching=matching,
-            fleet_pages=pages_for(matching, FLEET_PAGE_SIZE),
+            fleet_pages=pages.page_count(matching, FLEET_PAGE_SIZE),
             plant_form=plant_form or PlantForm(formdata=None),
             dispatch_form=dispatch_form,
             view=view,
@@ -192,66 +189,109 @@ def dashboard():
 @bp.post("/plants")
 def add_plant():
     form = PlantForm()
-    if form.validate_on_submit():
-        try:
-            with transaction():
-                plant = fleet.create_plant(form.plant_data(drop_empty=True))
-        except (InvalidInput, Conflict) as exc:
-            form.attach_errors(exc.fields or {"_schema": [exc.message]})
-        else:
-            flash(f"Added plant {plant.name!r} (id {plant.id}).", "success")
-            return redirect(url_for("web.dashboard") + "#fleet")
+    outcome = run_form(form, lambda: fleet.create_plant(form.plant_data(drop_empty=True)))
+    if outcome.done:
+        plant = outcome.result
+        flash(f"Added plant {plant.name!r} (id {plant.id}).", "success")
+        return redirect(url_for("web.dashboard") + "#fleet")
     return _render_dashboard(plant_form=form, status=422)
+
+
+def _plant_form_values(plant) -> dict[str, Any]:
+    """A stored plant as its edit form shows it: numbers as one would type them
+    (``1200``, not ``1200.0``)."""
+    values = fleet.plant_as_dict(plant)
+    for name in ("max_capacity", "min_capacity", "marginal_cost"):
+        values[name] = format_input(values[name])
+    return values
 
 
 @bp.route("/plants/<id:plant_id>/edit", methods=["GET", "POST"])
 def edit_plant(plant_id: int):
     plant = fleet.get_plant(plant_id)
-    form = PlantForm(obj=plant)
-    if form.validate_on_submit():
-        try:
-            with transaction():
-                plant = fleet.update_plant(plant_id, form.plant_data(drop_empty=False))
-        except (InvalidInput, Conflict) as exc:
-            form.attach_errors(exc.fields or {"_schema": [exc.message]})
-        else:
-            flash(f"Saved plant {plant.name!r}.", "success")
-            return redirect(url_for("web.dashboard") + "#fleet")
+    form = PlantForm(data=_plant_form_values(plant))
+    outcome = run_form(
+        form, lambda: fleet.update_plant(plant_id, form.plant_data(drop_empty=False))
+    )
+    if outcome.done:
+        flash(f"Saved plant {outcome.result.name!r}.", "success")
+        return redirect(url_for("web.dashboard") + "#fleet")
+    current = None
+    if isinstance(outcome.refusal, Conflict) and "version" in outcome.refusal.fields:
+        # Someone saved the plant meanwhile: show what it holds now beside what was
+        # typed, and let a second Save (from the current version) overwrite it.
+        current = _plant_form_values(fleet.get_plant(plant_id))
+        form.version.data = str(current["version"])
+        changed = outcome.refusal.message.split(":")[0]
+        form.form_errors[:] = [
+            f"{changed}: someone saved it while you edited. Its values now are shown "
+            "beside yours; Save again to keep yours, or go back to keep theirs."
+        ]
     status = 422 if form.is_submitted() else 200
     return render_template(
-        "plant_edit.html", plant=plant, form=form, delete_form=DeleteForm()
+        "plant_edit.html", plant=plant, form=form, delete_form=DeleteForm(), current=current
     ), status
 
 
 @bp.post("/plants/<id:plant_id>/delete")
 def delete_plant(plant_id: int):
     form = DeleteForm()
-    if not form.validate_on_submit():
+    outcome = run_action(
+        form, lambda: fleet.delete_plant(plant_id), lambda p: f"Deleted plant {p.name!r}."
+    )
+    if not outcome.done and outcome.refusal is None:  # a stale or missing CSRF token
         plant = fleet.get_plant(plant_id)
         return render_template(
-            "plant_edit.html", plant=plant, form=PlantForm(obj=plant), delete_form=form
+            "plant_edit.html",
+            plant=plant,
+            form=PlantForm(data=_plant_form_values(plant)),
+            delete_form=form,
+            current=None,
         ), 422
-    with transaction():
-        plant = fleet.delete_plant(plant_id)
-    flash(f"Deleted plant {plant.name!r}.", "success")
     return redirect(url_for("web.dashboard") + "#fleet")
 
 
 @bp.post("/dispatch")
 def dispatch():
     """Commit a dispatch (the form's button; the slider only previews through the
-    API), then show it on the dashboard: post, redirect, get."""
+    API), then show it on the dashboard: post, redirect, get. With no plant
+    available there is nothing to dispatch: the form says so and nothing is recorded."""
     form = DispatchForm()
-    if form.validate_on_submit():
-        try:
-            with transaction():
-                record = dispatch_runs.commit_dispatch(form.demand.data)
-        except InvalidInput as exc:
-            form.attach_errors(exc.fields)
-        else:
-            flash(f"Dispatch {record.id} recorded.", "success")
-            return redirect(url_for("web.dashboard", dispatch=record.id) + "#dispatch")
+
+    def commit():
+        if fleet.aggregate()["total_available"] <= 0:
+            raise InvalidInput(NOTHING_AVAILABLE, {"demand": [NOTHING_AVAILABLE]})
+        return dispatch_runs.commit_dispatch(form.demand.data)
+
+    outcome = run_form(form, commit, field="demand")
+    if outcome.done:
+        flash(f"Dispatch {outcome.result.id} recorded.", "success")
+        return redirect(url_for("web.dashboard", dispatch=outcome.result.id) + "#dispatch")
     return _render_dashboard(dispatch_form=form, status=422)
+
+
+NOTHING_AVAILABLE = (
+    "No plant is available to dispatch: register plants, or bring one back from down."
+)
+
+
+# A failed post shows its page at the post's address; asked for again by GET (a
+# reload after the browser forgot the form, a bookmarked address) it is the page the
+# form is on, not a 405.
+@bp.get("/plants")
+def plants_page():
+    return redirect(url_for("web.dashboard") + "#fleet")
+
+
+@bp.get("/dispatch")
+@bp.get("/preview")
+def dispatch_page():
+    return redirect(url_for("web.dashboard") + "#dispatch")
+
+
+@bp.get("/plants/<id:plant_id>/delete")
+def delete_page(plant_id: int):
+    return redirect(url_for("web.edit_plant", plant_id=plant_id))
 
 
 @bp.get("/dispatches")
@@ -265,7 +305,7 @@ def dispatch_history():
         "dispatches.html",
         items=items,
         page=page,
-        pages=pages_for(total, HISTORY_PAGE_SIZE),
+        pages=pages.page_count(total, HISTORY_PAGE_SIZE),
         total=total,
         order=order,
         orders=list(dispatch_runs.HISTORY_ORDERS),
@@ -294,7 +334,7 @@ def dispatch_detail(dispatch_id: int):
         rows=rows,
         filters=filters,
         matching=matching,
-        row_pages=pages_for(matching, ROWS_PAGE_SIZE),
+        row_pages=pages.page_count(matching, ROWS_PAGE_SIZE),
         row_args={
             "dispatch_id": dispatch_id,
             **{

@@ -1,0 +1,19 @@
+// What every page's forms share: asking before a destructive form is sent (forms
+// carrying data-confirm), and, after a refused post, the focus on the first bad
+// field (browsers skip autofocus when the address has a #fragment).
+document.querySelectorAll("form[data-confirm]").forEach(function (form) {
+  form.addEventListener("submit", function (event) {
+    if (!window.confirm(form.dataset.confirm)) event.preventDefault();
+  });
+});
+// After the load event: the scroll to the #fragment, which comes first, would
+// otherwise take the focus away again.
+window.addEventListener("load", function () {
+  setTimeout(function () {
+    var first = document.querySelector("[autofocus][aria-invalid='true']");
+    if (first && document.activeElement !== first) {
+      first.focus();
+      first.scrollIntoView({ block: "center" });
+    }
+  }, 0);
+});

@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 
 from tests.helpers import add_plants, bearer, fleet_snapshot
 from tests.live_server import ROOT
-from vpp.cli import guard_formula, unguard_formula
+from vpp.services.fleet_csv import guard_formula, unguard_formula
 
 HUGE = str(2**63)
 

@@ -144,12 +144,19 @@ class PlantSchema(Schema):
     )
     max_capacity = FiniteFloat(
         required=True,
-        validate=validate.Range(min=0, min_inclusive=False, max=MAX_CAPACITY_KW),
+        validate=validate.Range(
+            min=0,
+            min_inclusive=False,
+            max=MAX_CAPACITY_KW,
+            error=f"Must be more than 0 and at most {MAX_CAPACITY_KW:,.0f} kW.",
+        ),
         metadata={"description": "Maximum output, kW, > 0 (at most 1e9)."},
     )
     min_capacity = FiniteFloat(
         load_default=0.0,
-        validate=validate.Range(min=0, max=MAX_CAPACITY_KW),
+        validate=validate.Range(
+            min=0, max=MAX_CAPACITY_KW, error=f"Must be 0 to {MAX_CAPACITY_KW:,.0f} kW."
+        ),
         metadata={"description": "Minimum stable output when on, kW, 0 <= min <= max."},
     )
     status = fields.String(
@@ -159,7 +166,11 @@ class PlantSchema(Schema):
     )
     marginal_cost = FiniteFloat(
         load_default=0.0,
-        validate=validate.Range(min=-MAX_ABS_COST, max=MAX_ABS_COST),
+        validate=validate.Range(
+            min=-MAX_ABS_COST,
+            max=MAX_ABS_COST,
+            error=f"Must be between {-MAX_ABS_COST:,.0f} and {MAX_ABS_COST:,.0f}.",
+        ),
         metadata={
             "description": "Currency per MWh; negative allowed (curtailment payments); "
             "at most 1e6 either way."
@@ -228,7 +239,12 @@ class DispatchRequestSchema(Schema):
 
     demand = FiniteFloat(
         required=True,
-        validate=validate.Range(min=0, min_inclusive=False, max=MAX_DEMAND_KW),
+        validate=validate.Range(
+            min=0,
+            min_inclusive=False,
+            max=MAX_DEMAND_KW,
+            error=f"Must be more than 0 and at most {MAX_DEMAND_KW:,.0f} kW.",
+        ),
         metadata={"description": "Requested power, kW, > 0 (at most 1e15)."},
     )
 

@@ -37,14 +37,17 @@ def build_database(env: dict[str, str], plants: int) -> tuple[float, str]:
         upgrade()
         with transaction():
             fleet.create_plants(
-                {
-                    "name": f"Unit {u.id:06d}",
-                    "max_capacity": u.max_kw,
-                    "min_capacity": u.min_kw,
-                    "marginal_cost": u.cost,
-                    "status": u.status,
-                }
-                for u in units
+                (
+                    {
+                        "name": f"Unit {u.id:06d}",
+                        "max_capacity": u.max_kw,
+                        "min_capacity": u.min_kw,
+                        "marginal_cost": u.cost,
+                        "status": u.status,
+                    }
+                    for u in units
+                ),
+                actor="benchmark",
             )
             _, token = accounts.create_token("benchmark", "viewer", "benchmark")
     return available_capacity(units), token

@@ -67,8 +67,8 @@ def build(directory: str, size: int) -> dict[str, str]:
         upgrade()
         with transaction():
             if size:
-                fleet.create_plants(plants(size))
-            accounts.create_user("bench", "admin", PASSWORD)
+                fleet.create_plants(plants(size), actor="benchmark")
+            accounts.create_user("bench", "admin", PASSWORD, actor="benchmark")
             _, env["TOKEN"] = accounts.create_token("benchmark", "operator", "benchmark")
         db.engine.dispose()
     return env

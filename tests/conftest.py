@@ -49,7 +49,7 @@ def app(tmp_path, monkeypatch):
         app.test_tokens = {}
         with transaction():
             for role in ROLES:
-                accounts.create_user(role, role, password=PASSWORDS[role])
+                accounts.create_user(role, role, password=PASSWORDS[role], actor="tests")
                 app.test_tokens[role] = accounts.create_token(f"{role} token", role, "tests")[1]
         # No pooled connection may cross the fork of pytest-flask's live server.
         db.engine.dispose()

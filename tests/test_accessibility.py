@@ -41,7 +41,7 @@ def loaded(app):
     """A demo fleet and one recorded dispatch."""
     add_plants(app, *demo_plants())
     with app.app_context(), transaction():
-        record = dispatch_runs.commit_dispatch(5000)
+        record = dispatch_runs.commit_dispatch(5000, actor="tests")
         plant_id = record.allocations[0].plant_id
     return {"dispatch": record.id, "plant": plant_id}
 

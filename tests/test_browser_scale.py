@@ -23,15 +23,18 @@ PAGE_ELEMENTS = 3_000
 def build_fleet(app, size: int) -> None:
     with app.app_context(), transaction():
         fleet.create_plants(
-            {
-                "name": f"Home battery {n:05d}" if n % 50 else f"Depot genset {n:05d}",
-                "kind": KINDS[n % len(KINDS)],
-                "max_capacity": 5 + n % 13,
-                "min_capacity": 0 if n % 7 else 2,
-                "status": ("idle", "running", "idle", "down")[n % 4],
-                "marginal_cost": (n * 37) % 120 - 10,
-            }
-            for n in range(size)
+            (
+                {
+                    "name": f"Home battery {n:05d}" if n % 50 else f"Depot genset {n:05d}",
+                    "kind": KINDS[n % len(KINDS)],
+                    "max_capacity": 5 + n % 13,
+                    "min_capacity": 0 if n % 7 else 2,
+                    "status": ("idle", "running", "idle", "down")[n % 4],
+                    "marginal_cost": (n * 37) % 120 - 10,
+                }
+                for n in range(size)
+            ),
+            actor="tests",
         )
 
 
@@ -85,8 +88,11 @@ def test_nothing_on_the_page_grows_with_the_fleet(app, live_server, page: Page):
 def build_fleet_more(app, start: int, end: int) -> None:
     with app.app_context(), transaction():
         fleet.create_plants(
-            {"name": f"Extra {n:05d}", "kind": KINDS[n % 5], "max_capacity": 3 + n % 11}
-            for n in range(start, end)
+            (
+                {"name": f"Extra {n:05d}", "kind": KINDS[n % 5], "max_capacity": 3 + n % 11}
+                for n in range(start, end)
+            ),
+            actor="tests",
         )
 
 

@@ -278,3 +278,17 @@ def test_aggregate_prints_the_kinds_it_promises(app, runner):
     add_plants(app, {"name": "A", "max_capacity": 10, "kind": "solar"})
     output = runner.invoke(args=["aggregate"]).output
     assert "kind" in output and "solar" in output and "10 kW" in output
+
+
+def test_the_vpp_command_has_its_own_help_and_every_command(tmp_path, monkeypatch):
+    from click.testing import CliRunner
+
+    from vpp.cli import cli
+
+    monkeypatch.setenv("VPP_INSTANCE_PATH", str(tmp_path / "instance"))
+    result = CliRunner().invoke(cli(), ["--help"])
+    assert result.exit_code == 0, result.output
+    assert "VPP, the Virtual Power Plant" in result.output
+    assert "general utility script for Flask" not in result.output
+    for command in ("aggregate", "dispatch", "dispatches", "plants", "tokens", "users", "db"):
+        assert f"\n  {command} " in result.output

@@ -104,5 +104,5 @@ def test_upgrading_a_populated_database_keeps_users_and_never_reuses_their_ids(b
             highest = max(user_id for user_id, _ in after)
             connection.execute(sa.text("DELETE FROM app_user WHERE id = :id"), {"id": highest})
         with transaction():
-            fresh, _ = accounts.create_user("carol", "viewer", "carol-password")
+            fresh, _ = accounts.create_user("carol", "viewer", "carol-password", actor="tests")
         assert fresh.id > highest

@@ -46,12 +46,12 @@ def test_parallel_guesses_get_no_more_tries_than_the_limit(app, server):
 
 def test_two_admins_demoting_each_other_at_once_leave_an_admin(app, server):
     with app.app_context(), transaction():
-        accounts.create_user("admin2", "admin", "admin2-password")
+        accounts.create_user("admin2", "admin", "admin2-password", actor="tests")
     rounds = 8
     for _ in range(rounds):
         with app.app_context(), transaction():
-            accounts.set_role("admin", "admin")
-            accounts.set_role("admin2", "admin")
+            accounts.set_role("admin", "admin", actor="tests")
+            accounts.set_role("admin2", "admin", actor="tests")
         first, second = Browser(server.port), Browser(server.port)
         assert first.login("admin").status_code == 302
         assert second.login("admin2", "admin2-password").status_code == 302
@@ -148,7 +148,8 @@ def test_every_recorded_dispatch_is_the_answer_for_the_fleet_when_it_was_recorde
                     "marginal_cost": 10 * (i % 5),
                 }
                 for i in range(12)
-            ]
+            ],
+            actor="tests",
         )
     ids = [plant["id"] for plant in created]
     token = server.token

@@ -17,7 +17,7 @@ from vpp.transactions import transaction
 
 def _create_user(app, username: str, role: str, password: str) -> int:
     with app.app_context(), transaction():
-        return accounts.create_user(username, role, password)[0].id
+        return accounts.create_user(username, role, password, actor="tests")[0].id
 
 
 def _is_logged_in(response) -> bool:
@@ -33,7 +33,7 @@ def test_a_deleted_users_cookie_never_opens_the_next_users_account(app, server):
     assert _is_logged_in(browser.replay(kept, "GET", "/"))
 
     with app.app_context(), transaction():
-        accounts.delete_user("mallory")
+        accounts.delete_user("mallory", actor="tests")
     alice_id = _create_user(app, "alice", "admin", "alice-password")
 
     # Ids are never handed out twice, and the cookie names a session, not an id.
@@ -65,7 +65,7 @@ def test_a_new_password_ends_every_session_of_that_user(app, server):
     assert other.login("operator").status_code == 302
 
     with app.app_context(), transaction():
-        accounts.set_password("viewer", "a-brand-new-password")
+        accounts.set_password("viewer", "a-brand-new-password", actor="tests")
 
     assert first.get("/").status_code == 302
     assert second.get("/").status_code == 302
@@ -141,17 +141,17 @@ def test_tokens_die_with_the_admin_who_made_them(app, client):
 
     assert works(demoted_maker_token) and works(cli_token)
     with app.app_context(), transaction():
-        accounts.set_role("admin2", "operator")
+        accounts.set_role("admin2", "operator", actor="tests")
     assert not works(demoted_maker_token)
     assert not works(deleted_maker_token)  # every token of a demoted maker
     assert works(cli_token)
 
     with app.app_context(), transaction():
-        accounts.set_role("admin2", "admin")
+        accounts.set_role("admin2", "admin", actor="tests")
         _, later_token = accounts.create_token("later", "viewer", accounts.get_user("admin2").actor)
     assert works(later_token)
     with app.app_context(), transaction():
-        accounts.delete_user("admin2")
+        accounts.delete_user("admin2", actor="tests")
     assert not works(later_token)
     assert works(cli_token)
     with app.app_context():
@@ -186,7 +186,7 @@ def test_static_files_may_be_cached(client):
 def test_user_ids_are_never_reused(app):
     first = _create_user(app, "temp", "viewer", "temp-password")
     with app.app_context(), transaction():
-        accounts.delete_user("temp")
+        accounts.delete_user("temp", actor="tests")
     second = _create_user(app, "temp", "viewer", "temp-password")
     assert second > first
     with app.app_context():

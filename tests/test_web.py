@@ -72,7 +72,7 @@ def test_add_plant_form_stores_the_plant_and_redirects(app, client):
             "Must not exceed",
         ),
         ({"name": "X", "max_capacity": "nan"}, "max_capacity", "finite"),
-        ({"name": "X", "max_capacity": "-5"}, "max_capacity", "greater than"),
+        ({"name": "X", "max_capacity": "-5"}, "max_capacity", "more than 0"),
         ({"name": "X", "max_capacity": ""}, "max_capacity", "Missing"),
         ({"name": "", "max_capacity": "5"}, "name", "Missing"),
         ({"name": "X", "max_capacity": "5", "status": "exploded"}, "status", "Must be one of"),

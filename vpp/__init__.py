@@ -156,7 +156,7 @@ def register_blueprints(app: Flask) -> None:
 
 
 def register_error_handlers(app: Flask) -> None:
-    from vpp.errors import register_error_handlers as register
+    from vpp.http_errors import register_error_handlers as register
 
     register(app)
 

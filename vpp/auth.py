@@ -14,7 +14,7 @@ A browser session is a row in ``user_session`` whose key the signed cookie holds
 password and deleting the user; a session also ends after ``SESSION_IDLE_MINUTES``
 unused or ``SESSION_MAX_HOURS`` after the login.
 
-Every request that passes records its actor in ``g.vpp_actor`` for the audit log.
+Every write names who acts (``acting()``) to the service it calls, for the audit log.
 """
 
 from datetime import timedelta
@@ -23,11 +23,12 @@ from flask import Flask, current_app, g, redirect, request, url_for
 from sqlalchemy.exc import DBAPIError
 
 from vpp.domain import ROLE_VIEWER
-from vpp.errors import Conflict, Forbidden, Unauthorized, database_unavailable, wants_json
+from vpp.errors import Conflict, Forbidden, Unauthorized
 from vpp.extensions import login_manager
+from vpp.http_errors import wants_json
 from vpp.models import ApiToken, User
 from vpp.services import accounts
-from vpp.transactions import transaction
+from vpp.transactions import database_unavailable, transaction
 
 # The OpenAPI document describes the API and holds no data: integrators read it
 # before they have a token.
@@ -86,9 +87,16 @@ def current_principal() -> User | ApiToken | None:
             if current_user.is_authenticated:
                 principal = current_user._get_current_object()
         g.vpp_principal = principal
-        if principal is not None:
-            g.vpp_actor = principal.actor
     return g.vpp_principal
+
+
+def acting() -> str:
+    """Who acts in this request, as the audit log names them (``user:NAME``,
+    ``token:NAME (#ID)``): the doors tell the services, which never look it up."""
+    principal = current_principal()
+    if principal is None:
+        raise Unauthorized("Log in, or send an API token as 'Authorization: Bearer <token>'.")
+    return principal.actor
 
 
 def authorize(needed_role: str) -> User | ApiToken:

@@ -544,30 +544,3 @@ class ErrorSchema(Schema):
         values=fields.List(fields.String()),
         metadata={"description": "For validation errors: the offending fields."},
     )
-
-
-def flatten_messages(messages) -> dict[str, list[str]]:
-    """marshmallow's nested error messages as ``{field: [sentence, ...]}``."""
-    if isinstance(messages, str):
-        return {"_schema": [messages]}
-    if isinstance(messages, list):
-        return {"_schema": [str(m) for m in messages]}
-    flat: dict[str, list[str]] = {}
-    for key, value in messages.items():
-        if isinstance(value, dict):
-            for sub_key, sub_value in flatten_messages(value).items():
-                name = key if sub_key == "_schema" else f"{key}.{sub_key}"
-                flat.setdefault(name, []).extend(sub_value)
-        elif isinstance(value, list):
-            flat.setdefault(key, []).extend(str(m) for m in value)
-        else:
-            flat.setdefault(key, []).append(str(value))
-    return flat
-
-
-def describe_field_errors(fields_: dict[str, list[str]]) -> str:
-    """One line: ``max_capacity: Must be greater than 0.; name: ...``"""
-    return "; ".join(
-        f"{name}: {' '.join(msgs)}" if name != "_schema" else " ".join(msgs)
-        for name, msgs in fields_.items()
-    )

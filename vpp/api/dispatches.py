@@ -5,6 +5,7 @@ from flask.views import MethodView
 from marshmallow import RAISE
 
 from vpp.api.common import api_blueprint, page_body
+from vpp.auth import acting
 from vpp.schemas import (
     DetailQuerySchema,
     DispatchPageSchema,
@@ -40,7 +41,7 @@ class DispatchCollection(MethodView):
         every plant unless ``"detail": "summary"``; the rows are also at
         ``/api/dispatches/<id>/plants/``, a page at a time."""
         with transaction():
-            record = dispatch_runs.commit_dispatch(request_data["demand"])
+            record = dispatch_runs.commit_dispatch(request_data["demand"], actor=acting())
         response = jsonify(dispatch_runs.record_as_dict(record, request_data["detail"]))
         response.status_code = 201
         response.headers["Location"] = url_for("dispatches.DispatchItem", dispatch_id=record.id)

@@ -5,6 +5,7 @@ from flask.views import MethodView
 from marshmallow import RAISE
 
 from vpp.api.common import api_blueprint, page_body
+from vpp.auth import acting
 from vpp.errors import InvalidInput
 from vpp.schemas import ErrorSchema, PlantListQuerySchema, PlantPatchSchema, PlantSchema
 from vpp.services import fleet, fleet_cache
@@ -84,14 +85,14 @@ class PlantCollection(MethodView):
                     not_objects,
                 )
             with transaction():
-                created = fleet.create_plants(body)
+                created = fleet.create_plants(body, actor=acting())
             response = jsonify(created)
             response.status_code = 201
             return response
         if (request.content_length or 0) > current_app.config["MAX_CONTENT_LENGTH"]:
             abort(413)  # the room for a batch is for arrays, not for one plant
         with transaction():
-            plant = fleet.create_plant(body)
+            plant = fleet.create_plant(body, actor=acting())
         response = jsonify(fleet.plant_as_dict(plant))
         response.status_code = 201
         response.headers["Location"] = url_for("plants.PlantItem", plant_id=plant.id)
@@ -115,7 +116,7 @@ class PlantItem(MethodView):
         """Change some fields of a plant (its status, say). The result must keep every
         rule, e.g. a new ``min_capacity`` may not exceed the stored ``max_capacity``."""
         with transaction():
-            plant = fleet.update_plant(plant_id, changes)
+            plant = fleet.update_plant(plant_id, changes, actor=acting())
         return plant
 
     @blp.response(204)
@@ -123,5 +124,5 @@ class PlantItem(MethodView):
     def delete(self, plant_id: int):
         """Retire a plant from the fleet."""
         with transaction():
-            fleet.delete_plant(plant_id)
+            fleet.delete_plant(plant_id, actor=acting())
         return ""

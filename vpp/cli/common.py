@@ -1,6 +1,7 @@
 """What every command shares: one-line errors and exit status 1, whole summaries in
 ``--help``, database ids, and tables and money as an operator reads them."""
 
+import getpass
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -10,9 +11,10 @@ from flask import current_app
 from flask.cli import AppGroup
 from sqlalchemy.exc import DBAPIError
 
-from vpp.errors import VppError, database_unavailable
+from vpp.errors import VppError
 from vpp.formatting import format_money
 from vpp.routing import MAX_ID
+from vpp.transactions import database_unavailable
 
 
 class VppCommand(click.Command):
@@ -91,3 +93,11 @@ def print_table(headers: Sequence[str], rows: Iterable[Sequence[Any]], right: se
 
 def money(value: float | None) -> str:
     return format_money(value, current_app.config["CURRENCY"])
+
+
+def cli_actor() -> str:
+    """Who acts from a shell, as the audit log names them: ``cli:`` and the login."""
+    try:
+        return f"cli:{getpass.getuser()}"
+    except (KeyError, OSError):
+        return "cli"

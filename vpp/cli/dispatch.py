@@ -7,12 +7,11 @@ from typing import Any
 import click
 from flask.cli import with_appcontext
 
-from vpp.cli.common import DATABASE_ID, VppCommand, VppGroup, money, print_table
+from vpp.cli.common import DATABASE_ID, VppCommand, VppGroup, cli_actor, money, print_table
 from vpp.domain import REASON_CODES
 from vpp.formatting import format_power, format_time
 from vpp.schemas import DETAIL_FULL, DETAIL_SUMMARY, MAX_PAGE
 from vpp.services import dispatch_runs, fleet
-from vpp.services.audit import current_actor
 from vpp.transactions import transaction
 
 
@@ -57,12 +56,12 @@ def dispatch_command(demand: str, preview: bool, every_plant: bool, as_json: boo
     --preview). Prints the totals and the dispatch by kind and by reason; --plants
     adds every plant with its output, cost and reason."""
     if preview:
-        answer = dispatch_runs.preview_dispatch(demand, current_actor())
+        answer = dispatch_runs.preview_dispatch(demand, cli_actor())
         body = answer.as_dict()
         rows = answer.rows() if every_plant and not as_json else []
     else:
         with transaction():
-            record = dispatch_runs.commit_dispatch(demand)
+            record = dispatch_runs.commit_dispatch(demand, actor=cli_actor())
         body = dispatch_runs.record_as_dict(record, DETAIL_FULL if as_json else DETAIL_SUMMARY)
         rows = dispatch_runs.dispatch_rows(record.id) if every_plant and not as_json else []
     if as_json:

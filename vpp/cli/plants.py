@@ -8,7 +8,7 @@ from typing import Any
 
 import click
 
-from vpp.cli.common import DATABASE_ID, VppGroup, money, print_table
+from vpp.cli.common import DATABASE_ID, VppGroup, cli_actor, money, print_table
 from vpp.demo import demo_plants
 from vpp.domain import PLANT_KINDS, PLANT_STATUSES
 from vpp.formatting import format_power
@@ -83,7 +83,7 @@ def list_command(as_json: bool) -> None:
 def add_command(**values: Any) -> None:
     """Register a plant; prints its id."""
     with transaction():
-        plant = fleet.create_plant(_given(values))
+        plant = fleet.create_plant(_given(values), actor=cli_actor())
     click.echo(f"Added plant {plant.id}: {plant.name}")
 
 
@@ -96,7 +96,7 @@ def update_command(plant_id: int, **values: Any) -> None:
     if not changes:
         raise click.ClickException("Nothing to change: give at least one option (see --help).")
     with transaction():
-        plant = fleet.update_plant(plant_id, changes)
+        plant = fleet.update_plant(plant_id, changes, actor=cli_actor())
     click.echo(f"Updated plant {plant.id}: {plant.name}")
 
 
@@ -105,7 +105,7 @@ def update_command(plant_id: int, **values: Any) -> None:
 def remove_command(plant_id: int) -> None:
     """Retire plant PLANT_ID from the fleet."""
     with transaction():
-        plant = fleet.delete_plant(plant_id)
+        plant = fleet.delete_plant(plant_id, actor=cli_actor())
     click.echo(f"Removed plant {plant_id}: {plant.name}")
 
 
@@ -189,7 +189,7 @@ def import_command(file, dry_run: bool) -> None:
         if dry_run:
             click.echo(f"{len(valid):,} plant(s) would be imported (dry run: nothing added).")
             return
-        ids = fleet.insert_plants(valid)
+        ids = fleet.insert_plants(valid, actor=cli_actor())
     click.echo(f"Imported {len(ids):,} plant(s).")
 
 
@@ -197,5 +197,5 @@ def import_command(file, dry_run: bool) -> None:
 def demo_command() -> None:
     """Add a small demo fleet (nine plants of every kind and status) to try things out."""
     with transaction():
-        ids = fleet.create_plants(demo_plants())
+        ids = fleet.create_plants(demo_plants(), actor=cli_actor())
     click.echo(f"Added {len(ids)} demo plants.")

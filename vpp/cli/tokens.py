@@ -2,10 +2,9 @@
 
 import click
 
-from vpp.cli.common import DATABASE_ID, VppGroup, print_table
+from vpp.cli.common import DATABASE_ID, VppGroup, cli_actor, print_table
 from vpp.domain import ROLE_VIEWER, ROLES
 from vpp.services import accounts
-from vpp.services.audit import current_actor
 from vpp.transactions import transaction
 
 tokens_cli = VppGroup("tokens", help="Bearer tokens for the JSON API.")
@@ -17,7 +16,7 @@ tokens_cli = VppGroup("tokens", help="Bearer tokens for the JSON API.")
 def tokens_create_command(name: str, role: str) -> None:
     """Create an API token called NAME; prints the token on the last line (once)."""
     with transaction():
-        token, raw = accounts.create_token(name, role, created_by=current_actor())
+        token, raw = accounts.create_token(name, role, created_by=cli_actor())
     click.echo(f"Created {token.role} token {token.id} ({token.name}); it is shown only now:")
     click.echo(raw)
 
@@ -46,5 +45,5 @@ def tokens_list_command() -> None:
 def tokens_revoke_command(token_id: int) -> None:
     """Revoke API token TOKEN_ID: it stops working at once."""
     with transaction():
-        token = accounts.revoke_token(token_id)
+        token = accounts.revoke_token(token_id, actor=cli_actor())
     click.echo(f"Revoked token {token.id} ({token.name}).")

@@ -5,7 +5,7 @@ from collections.abc import Callable
 
 import click
 
-from vpp.cli.common import VppGroup, print_table
+from vpp.cli.common import VppGroup, cli_actor, print_table
 from vpp.domain import ROLE_VIEWER, ROLES
 from vpp.errors import Conflict
 from vpp.services import accounts
@@ -39,7 +39,7 @@ def users_create_command(username: str, role: str, password_stdin: bool) -> None
     """Add user USERNAME; prints a generated password (once) unless --password-stdin."""
     given = _password_from(password_stdin)
     with transaction():
-        user, password = accounts.create_user(username, role, given)
+        user, password = accounts.create_user(username, role, given, actor=cli_actor())
     click.echo(f"Created {user.role} {user.username}.")
     if given is None:
         click.echo(f"Password (shown once): {password}")
@@ -61,7 +61,7 @@ def users_list_command() -> None:
 def users_set_role_command(username: str, role: str) -> None:
     """Give USERNAME the role ROLE."""
     with transaction():
-        user = accounts.set_role(username, role)
+        user = accounts.set_role(username, role, actor=cli_actor())
     click.echo(f"{user.username} is now a {user.role}.")
 
 
@@ -72,7 +72,7 @@ def users_set_password_command(username: str, password_stdin: bool) -> None:
     """Give USERNAME a new password; prints a generated one unless --password-stdin."""
     given = _password_from(password_stdin)
     with transaction():
-        password = accounts.set_password(username, given)
+        password = accounts.set_password(username, given, actor=cli_actor())
     if given is None:
         click.echo(f"Password (shown once): {password}")
     else:
@@ -84,7 +84,7 @@ def users_set_password_command(username: str, password_stdin: bool) -> None:
 def users_delete_command(username: str) -> None:
     """Delete user USERNAME (never the last admin)."""
     with transaction():
-        accounts.delete_user(username)
+        accounts.delete_user(username, actor=cli_actor())
     click.echo(f"Deleted {username}.")
 
 
@@ -93,7 +93,7 @@ def users_ensure_admin_command() -> None:
     """First run: when there is no user, create 'admin' and print its password once."""
     try:
         with transaction():
-            password = accounts.ensure_admin()
+            password = accounts.ensure_admin(actor=cli_actor())
     except Conflict:
         password = None  # another process created it at the same moment: done
     if password:

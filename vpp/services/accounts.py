@@ -60,7 +60,9 @@ def get_user(username: str) -> User:
     return user
 
 
-def create_user(username: str, role: str, password: str | None = None) -> tuple[User, str]:
+def create_user(
+    username: str, role: str, password: str | None = None, *, actor: str
+) -> tuple[User, str]:
     """Add a user; returns it and its password (generated when none is given)."""
     values = _load(_user_schema, {"username": username, "role": role}, "user")
     if db.session.scalar(sa.select(User.id).where(User.username == values["username"])):
@@ -71,7 +73,7 @@ def create_user(username: str, role: str, password: str | None = None) -> tuple[
     )
     db.session.add(user)
     db.session.flush()
-    audit.record("user.create", f"user:{user.username}", after={"role": user.role})
+    audit.record("user.create", f"user:{user.username}", after={"role": user.role}, actor=actor)
     return user, password
 
 
@@ -96,7 +98,7 @@ def _check_an_admin_remains() -> None:
         raise Conflict("That would leave no admin: make another user admin first.")
 
 
-def set_role(username: str, role: str) -> User:
+def set_role(username: str, role: str, *, actor: str) -> User:
     """Change a user's role. An admin who stops being one loses the API tokens they
     made (see ``revoke_tokens_made_by``); the last admin cannot stop being one."""
     values = _load(_user_schema, {"username": username, "role": role}, "user")
@@ -106,44 +108,48 @@ def set_role(username: str, role: str) -> User:
     user.role = values["role"]
     if before == ROLE_ADMIN and user.role != ROLE_ADMIN:
         _check_an_admin_remains()
-        revoke_tokens_made_by(user, "its maker is no longer an admin")
+        revoke_tokens_made_by(user, "its maker is no longer an admin", actor=actor)
     audit.record(
-        "user.role", f"user:{user.username}", before={"role": before}, after={"role": user.role}
+        "user.role",
+        f"user:{user.username}",
+        before={"role": before},
+        after={"role": user.role},
+        actor=actor,
     )
     return user
 
 
-def set_password(username: str, password: str | None = None) -> str:
+def set_password(username: str, password: str | None = None, *, actor: str) -> str:
     """Give a user a new password (generated when none is given) and end every
     session they have: whoever held an old one must log in again."""
     user = get_user(username)
     password = password or new_password()
     user.password_hash = _hash_password(password)
     end_sessions_of(user)
-    audit.record("user.password", f"user:{user.username}")
+    audit.record("user.password", f"user:{user.username}", actor=actor)
     return password
 
 
-def delete_user(username: str) -> None:
+def delete_user(username: str, *, actor: str) -> None:
     """Delete a user with their sessions and the API tokens they made; never the
     last admin."""
     _lock_admins()
     user = get_user(username)
-    audit.record("user.delete", f"user:{user.username}", before={"role": user.role})
-    revoke_tokens_made_by(user, "its maker was deleted")
+    audit.record("user.delete", f"user:{user.username}", before={"role": user.role}, actor=actor)
+    revoke_tokens_made_by(user, "its maker was deleted", actor=actor)
     db.session.delete(user)
     if user.role == ROLE_ADMIN:
         _check_an_admin_remains()
 
 
-def ensure_admin() -> str | None:
+def ensure_admin(*, actor: str) -> str | None:
     """First run: when there is no user at all, create ``admin`` with a random
     password and return it (to be shown once). Otherwise return None. Two of these
     racing on an empty database: one creates the user, the other's commit fails on
     the unique name (``Conflict``), which the caller can take as "done already"."""
     if db.session.scalar(sa.select(sa.func.count()).select_from(User)):
         return None
-    _, password = create_user("admin", ROLE_ADMIN)
+    _, password = create_user("admin", ROLE_ADMIN, actor=actor)
     return password
 
 
@@ -303,7 +309,8 @@ def _digest(raw_token: str) -> str:
 
 
 def create_token(name: str, role: str, created_by: str) -> tuple[ApiToken, str]:
-    """A new API token; returns it and the token itself (shown once, never stored)."""
+    """A new API token made by ``created_by`` (an actor, audited as making it);
+    returns it and the token itself (shown once, never stored)."""
     values = _load(_token_schema, {"name": name, "role": role}, "token")
     raw = TOKEN_PREFIX + secrets.token_urlsafe(32)
     token = ApiToken(
@@ -312,7 +319,10 @@ def create_token(name: str, role: str, created_by: str) -> tuple[ApiToken, str]:
     db.session.add(token)
     db.session.flush()
     audit.record(
-        "token.create", f"token:{token.id}", after={"name": token.name, "role": token.role}
+        "token.create",
+        f"token:{token.id}",
+        after={"name": token.name, "role": token.role},
+        actor=created_by,
     )
     return token, raw
 
@@ -321,15 +331,15 @@ def list_tokens() -> list[ApiToken]:
     return list(db.session.scalars(sa.select(ApiToken).order_by(ApiToken.id)))
 
 
-def revoke_token(token_id: int) -> ApiToken:
+def revoke_token(token_id: int, *, actor: str) -> ApiToken:
     token = pages.get_or_not_found(ApiToken, token_id, "API token")
     if token.revoked_at is None:
         token.revoked_at = datetime.now(UTC)
-        audit.record("token.revoke", f"token:{token.id}", before={"name": token.name})
+        audit.record("token.revoke", f"token:{token.id}", before={"name": token.name}, actor=actor)
     return token
 
 
-def revoke_tokens_made_by(user: User, why: str) -> None:
+def revoke_tokens_made_by(user: User, why: str, *, actor: str) -> None:
     """The rule for tokens: one made by a user lives only as long as its maker is an
     admin; deleting or demoting that user revokes it (audited, with ``why``). Tokens
     made from the CLI (``cli:NAME``) belong to whoever runs the server and live until
@@ -341,7 +351,11 @@ def revoke_tokens_made_by(user: User, why: str) -> None:
     for token in live:
         token.revoked_at = now
         audit.record(
-            "token.revoke", f"token:{token.id}", before={"name": token.name}, after={"why": why}
+            "token.revoke",
+            f"token:{token.id}",
+            before={"name": token.name},
+            after={"why": why},
+            actor=actor,
         )
 
 

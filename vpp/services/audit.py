@@ -4,28 +4,16 @@
 the change it describes, or not at all. Does not commit.
 """
 
-import getpass
 import json
 from datetime import UTC, datetime
 from typing import Any
 
 import orjson
 import sqlalchemy as sa
-from flask import g, has_request_context
 
 from vpp.extensions import db
 from vpp.models import AuditEvent
 from vpp.services import pages
-
-
-def current_actor() -> str:
-    """Set per request by ``vpp.auth``; commands run from a shell are the CLI's."""
-    if has_request_context() and getattr(g, "vpp_actor", None):
-        return g.vpp_actor
-    try:
-        return f"cli:{getpass.getuser()}"
-    except (KeyError, OSError):
-        return "cli"
 
 
 def _as_json(value: Any) -> str | None:
@@ -34,10 +22,12 @@ def _as_json(value: Any) -> str | None:
     return orjson.dumps(value, default=str, option=orjson.OPT_SORT_KEYS).decode()
 
 
-def record(action: str, target: str, before: Any = None, after: Any = None) -> None:
+def record(action: str, target: str, before: Any = None, after: Any = None, *, actor: str) -> None:
+    """``actor`` did ``action`` to ``target``: told by the door that acts (a user, a
+    token, ``cli:NAME``), never guessed here."""
     db.session.add(
         AuditEvent(
-            actor=current_actor(),
+            actor=actor,
             action=action,
             target=target,
             before=_as_json(before),
@@ -46,10 +36,9 @@ def record(action: str, target: str, before: Any = None, after: Any = None) -> N
     )
 
 
-def record_many(action: str, events: list[tuple[str, Any, Any]]) -> None:
+def record_many(action: str, events: list[tuple[str, Any, Any]], *, actor: str) -> None:
     """Many events of one kind at once (a CSV import): one INSERT, not one per row."""
     if events:
-        actor = current_actor()
         db.session.connection().execute(
             sa.insert(AuditEvent.__table__),
             [

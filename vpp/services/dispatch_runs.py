@@ -212,7 +212,7 @@ def preview_dispatch(demand: Any, caller: str) -> Preview:
     return Preview(result, snapshot)
 
 
-def commit_dispatch(demand: Any) -> Dispatch:
+def commit_dispatch(demand: Any, *, actor: str) -> Dispatch:
     """Dispatch a demand and record it with every plant as it is now, under the
     fleet's write lock (``lock_fleet``): the record is the answer for the fleet as
     it is when recorded. Does not commit."""
@@ -267,6 +267,7 @@ def commit_dispatch(demand: Any) -> Dispatch:
             "total_cost": record.total_cost,
             "optimal": record.optimal,
         },
+        actor=actor,
     )
     return record
 

@@ -96,8 +96,9 @@ def _check_name_free(name: str, except_id: int | None = None) -> None:
         )
 
 
-def create_plant(data: Mapping[str, Any]) -> Plant:
-    """Validate and add one plant; flushes (the plant gets its id), does not commit.
+def create_plant(data: Mapping[str, Any], *, actor: str) -> Plant:
+    """Validate and add one plant for ``actor`` (who is audited as doing it); flushes
+    (the plant gets its id), does not commit.
 
     Raises ``InvalidInput`` (a field rule) or ``Conflict`` (the name is taken).
     """
@@ -106,7 +107,7 @@ def create_plant(data: Mapping[str, Any]) -> Plant:
     plant = Plant(**values)
     db.session.add(plant)
     db.session.flush()
-    audit.record("plant.create", f"plant:{plant.id}", after=plant_as_dict(plant))
+    audit.record("plant.create", f"plant:{plant.id}", after=plant_as_dict(plant), actor=actor)
     return plant
 
 
@@ -147,7 +148,7 @@ def validate_plants(rows: Iterable[Mapping[str, Any]]) -> tuple[list[dict[str, A
     return valid, dict(sorted(problems.items()))
 
 
-def create_plants(rows: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
+def create_plants(rows: Iterable[Mapping[str, Any]], *, actor: str) -> list[dict[str, Any]]:
     """Validate and add many plants (an API array, a CSV import), all or none; does
     not commit. Returns them as the API shows them, in the order given.
 
@@ -160,10 +161,10 @@ def create_plants(rows: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
     valid, problems = validate_plants(rows)
     if problems:
         raise InvalidInput(describe_batch_problems(problems), batch_fields(problems))
-    return insert_plants(valid)
+    return insert_plants(valid, actor=actor)
 
 
-def insert_plants(valid: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def insert_plants(valid: list[dict[str, Any]], *, actor: str) -> list[dict[str, Any]]:
     """Add plants whose values ``validate_plants`` has cleaned (with nothing else
     written between, in one transaction); returns them as the API shows them, in
     order. Does not commit."""
@@ -191,7 +192,9 @@ def insert_plants(valid: list[dict[str, Any]]) -> list[dict[str, Any]]:
             {"id": plant_id, **_api_values(values), "version": 1}
             for plant_id, values in zip(chunk_ids, chunk, strict=True)
         ]
-        audit.record_many("plant.create", [(f"plant:{p['id']}", None, p) for p in plants])
+        audit.record_many(
+            "plant.create", [(f"plant:{p['id']}", None, p) for p in plants], actor=actor
+        )
         created += plants
     bump_fleet_version(db.session)
     return created
@@ -220,7 +223,7 @@ def describe_batch_problems(
     return f"{len(bad)} bad plant(s), nothing registered: {'; '.join(shown)}{more}."
 
 
-def update_plant(plant_id: int, changes: Mapping[str, Any]) -> Plant:
+def update_plant(plant_id: int, changes: Mapping[str, Any], *, actor: str) -> Plant:
     """Apply a partial update; the merged plant must keep every rule. With
     ``version`` in ``changes``, refuse (``Conflict``) if the plant has changed
     since that version; two concurrent updates from the same version cannot both
@@ -260,14 +263,15 @@ def update_plant(plant_id: int, changes: Mapping[str, Any]) -> Plant:
             f"plant:{plant.id}",
             before={k: before[k] for k in changed},
             after={k: after[k] for k in changed},
+            actor=actor,
         )
     return plant
 
 
-def delete_plant(plant_id: int) -> Plant:
+def delete_plant(plant_id: int, *, actor: str) -> Plant:
     """Retire a plant from the fleet. Does not commit."""
     plant = get_plant(plant_id)
-    audit.record("plant.delete", f"plant:{plant.id}", before=plant_as_dict(plant))
+    audit.record("plant.delete", f"plant:{plant.id}", before=plant_as_dict(plant), actor=actor)
     db.session.delete(plant)
     db.session.flush()
     return plant

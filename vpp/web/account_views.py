@@ -5,7 +5,7 @@ from urllib.parse import urlsplit
 from flask import Blueprint, flash, redirect, render_template, request, session, url_for
 from flask_login import current_user, login_user, logout_user
 
-from vpp.auth import authorize, session_limits
+from vpp.auth import acting, authorize, session_limits
 from vpp.domain import ROLE_ADMIN
 from vpp.errors import TooManyRequests
 from vpp.routing import query_whole_number
@@ -102,7 +102,7 @@ def add_user():
     form = UserForm()
     outcome = run_form(
         form,
-        lambda: accounts.create_user(form.username.data or "", form.role.data),
+        lambda: accounts.create_user(form.username.data or "", form.role.data, actor=acting()),
         field="username",
     )
     if outcome.done:
@@ -117,7 +117,7 @@ def change_role(username: str):
     form = RoleForm()
     run_action(
         form,
-        lambda: accounts.set_role(username, form.role.data),
+        lambda: accounts.set_role(username, form.role.data, actor=acting()),
         lambda _: f"{username} is now a {form.role.data}.",
     )
     return redirect(url_for("admin.users"))
@@ -127,7 +127,7 @@ def change_role(username: str):
 def reset_password(username: str):
     if ActionForm().validate_on_submit():
         with transaction():
-            password = accounts.set_password(username)
+            password = accounts.set_password(username, actor=acting())
         return _render_users(shown_password=(username, password))
     return redirect(url_for("admin.users"))
 
@@ -135,7 +135,9 @@ def reset_password(username: str):
 @admin_bp.post("/users/<username>/delete")
 def delete_user(username: str):
     run_action(
-        ActionForm(), lambda: accounts.delete_user(username), lambda _: f"Deleted user {username}."
+        ActionForm(),
+        lambda: accounts.delete_user(username, actor=acting()),
+        lambda _: f"Deleted user {username}.",
     )
     return redirect(url_for("admin.users"))
 
@@ -160,9 +162,7 @@ def add_token():
     form = TokenForm()
     outcome = run_form(
         form,
-        lambda: accounts.create_token(
-            form.name.data or "", form.role.data, created_by=authorize(ROLE_ADMIN).actor
-        ),
+        lambda: accounts.create_token(form.name.data or "", form.role.data, created_by=acting()),
         field="name",
     )
     if outcome.done:
@@ -174,7 +174,7 @@ def add_token():
 def revoke_token(token_id: int):
     run_action(
         ActionForm(),
-        lambda: accounts.revoke_token(token_id),
+        lambda: accounts.revoke_token(token_id, actor=acting()),
         lambda t: f"Revoked token {t.name!r}.",
     )
     return redirect(url_for("admin.tokens"))

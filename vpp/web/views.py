@@ -8,7 +8,7 @@ from typing import Any
 from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
 from marshmallow import ValidationError
 
-from vpp.auth import authorize
+from vpp.auth import acting, authorize
 from vpp.config import CHARTJS_CDN_INTEGRITY, CHARTJS_CDN_URL
 from vpp.domain import PLANT_KINDS, PLANT_STATUSES, REASON_CODES, ROLE_OPERATOR, ROLE_VIEWER
 from vpp.errors import Conflict, InvalidInput, NotFound, TooManyRequests
@@ -189,7 +189,9 @@ def dashboard():
 @bp.post("/plants")
 def add_plant():
     form = PlantForm()
-    outcome = run_form(form, lambda: fleet.create_plant(form.plant_data(drop_empty=True)))
+    outcome = run_form(
+        form, lambda: fleet.create_plant(form.plant_data(drop_empty=True), actor=acting())
+    )
     if outcome.done:
         plant = outcome.result
         flash(f"Added plant {plant.name!r} (id {plant.id}).", "success")
@@ -211,7 +213,8 @@ def edit_plant(plant_id: int):
     plant = fleet.get_plant(plant_id)
     form = PlantForm(data=_plant_form_values(plant))
     outcome = run_form(
-        form, lambda: fleet.update_plant(plant_id, form.plant_data(drop_empty=False))
+        form,
+        lambda: fleet.update_plant(plant_id, form.plant_data(drop_empty=False), actor=acting()),
     )
     if outcome.done:
         flash(f"Saved plant {outcome.result.name!r}.", "success")
@@ -237,7 +240,9 @@ def edit_plant(plant_id: int):
 def delete_plant(plant_id: int):
     form = DeleteForm()
     outcome = run_action(
-        form, lambda: fleet.delete_plant(plant_id), lambda p: f"Deleted plant {p.name!r}."
+        form,
+        lambda: fleet.delete_plant(plant_id, actor=acting()),
+        lambda p: f"Deleted plant {p.name!r}.",
     )
     if not outcome.done and outcome.refusal is None:  # a stale or missing CSRF token
         plant = fleet.get_plant(plant_id)
@@ -261,7 +266,7 @@ def dispatch():
     def commit():
         if fleet.aggregate()["total_available"] <= 0:
             raise InvalidInput(NOTHING_AVAILABLE, {"demand": [NOTHING_AVAILABLE]})
-        return dispatch_runs.commit_dispatch(form.demand.data)
+        return dispatch_runs.commit_dispatch(form.demand.data, actor=acting())
 
     outcome = run_form(form, commit, field="demand")
     if outcome.done:

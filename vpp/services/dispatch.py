@@ -77,8 +77,10 @@ import time
 from bisect import bisect_left
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from enum import IntEnum
 from fractions import Fraction
 from itertools import accumulate
+from typing import NamedTuple
 
 import numpy as np
 
@@ -98,6 +100,10 @@ from vpp.domain import (
 )
 
 STRATEGY = "exact-branch-and-bound"
+# Relative room for a float comparison that only preselects candidates (each is then
+# checked in exact arithmetic): far above float64's 2.2e-16 rounding, far below any
+# difference that matters.
+FLOAT_ROOM = 1e-12
 
 STATUS_OPTIMAL = "optimal"
 STATUS_TIME_LIMIT = "time_limit"
@@ -372,10 +378,76 @@ class _Fill:
     partial_kw: dict[int, int] = field(default_factory=dict)
 
 
-# An event in a branch's fill order: (position, kind, key, group, kW, idle). A group
-# whose count is bounded leaves its place (SKIP) and comes back as segments (INSERT):
-# its forced-on headroom and its optional units.
-INSERT, SKIP = 0, 1
+class _EventKind(IntEnum):
+    """How a branch's fill order departs from the base merit order at a place. A
+    group whose count is bounded leaves its own place (SKIP) and comes back as
+    segments (INSERT): its forced-on headroom and its optional units. At the same
+    place an INSERT comes first (the smaller value sorts first)."""
+
+    INSERT = 0
+    SKIP = 1
+
+
+class _Event(NamedTuple):
+    position: int  # the place in the base merit order
+    kind: _EventKind
+    key: tuple  # the segment's merit key (for the order of segments at one place)
+    group: int  # the bounded group, by merit-order index
+    kw: int  # exact kW of the segment (0 for a SKIP)
+    idle: bool  # whether the segment's units start up when used
+
+
+@dataclass(slots=True)
+class _Filling:
+    """A relaxation's fill as it goes along the merit order: the exact kW still to
+    place, the cost and start-ups so far, each bounded group's kW, and where the
+    fill stopped (the marginal group, and the fraction of a start-up it needs)."""
+
+    merit: _MeritOrder
+    remaining: int
+    cost: int
+    starts: int
+    bounded_kw: dict[int, int]
+    outputs: _Fill | None
+    fraction: Fraction = Fraction(0)
+    marginal: int | None = None
+
+    def whole_groups(self, start: int, stop: int) -> None:
+        """Groups ``[start, stop)`` of the base order, each at its full capacity."""
+        m = self.merit
+        self.remaining -= m.cum_cap[stop] - m.cum_cap[start]
+        self.cost += m.cum_cost[stop] - m.cum_cost[start]
+        self.starts += m.cum_starts[stop] - m.cum_starts[start]
+        if self.outputs is not None:
+            self.outputs.full_runs.append((start, stop))
+
+    def stop_inside(self, start: int, end: int) -> None:
+        """What remains fits in the run ``[start, end)``: whole groups up to the one
+        where it stops, which takes the rest and is marginal."""
+        m = self.merit
+        stop = bisect_left(m.cum_cap, m.cum_cap[start] + self.remaining, start + 1, end + 1) - 1
+        self.whole_groups(start, stop)
+        self.cost += m.cost[stop] * self.remaining
+        if m.groups[stop].idle:
+            self.fraction = Fraction(self.remaining, m.high[stop])
+        self.marginal = stop
+        self.bounded_kw[stop] = self.remaining
+        self.remaining = 0
+
+    def segment(self, event: _Event) -> None:
+        """A bounded group's segment, as much of it as is still needed; of optional
+        (idle) units, whole ones start up and the last one by a fraction."""
+        m = self.merit
+        take = min(event.kw, self.remaining)
+        self.cost += m.cost[event.group] * take
+        self.remaining -= take
+        self.bounded_kw[event.group] += take
+        if event.idle:
+            whole, rest = divmod(take, m.high[event.group])
+            self.starts += whole
+            self.fraction = Fraction(rest, m.high[event.group])
+        if take < event.kw:
+            self.marginal = event.group
 
 
 class _Search:
@@ -402,84 +474,65 @@ class _Search:
             cost += kmin * low * m.cost[gi]
             if g.idle:
                 starts += kmin
-            events.append((gi, SKIP, (), gi, 0, False))
+            events.append(_Event(gi, _EventKind.SKIP, (), gi, 0, False))
             forced_headroom = kmin * (high - low)
             if forced_headroom > 0:
                 key = (g.cost, False, 0.0, g.ids[0])  # already on: no start-up
-                events.append((bisect_left(m.keys, key), INSERT, key, gi, forced_headroom, False))
+                place = bisect_left(m.keys, key)
+                events.append(_Event(place, _EventKind.INSERT, key, gi, forced_headroom, False))
             optional = (kmax - kmin) * high
             if optional > 0:
-                events.append((gi, INSERT, g.key, gi, optional, g.idle))
+                events.append(_Event(gi, _EventKind.INSERT, g.key, gi, optional, g.idle))
         events.sort()
         return mandatory, cost, starts, events
 
-    def _capacity(self, mandatory: int, events) -> int:
+    def _capacity(self, mandatory: int, events: list[_Event]) -> int:
+        """The most a branch can produce: every group full, bounded ones as bounded."""
         m = self.merit
         capacity = m.cum_cap[-1] + mandatory
-        for position, kind, _, _, kw, _ in events:
-            if kind == INSERT:
-                capacity += kw
+        for event in events:
+            if event.kind == _EventKind.INSERT:
+                capacity += event.kw
             else:
-                capacity -= m.cum_cap[position + 1] - m.cum_cap[position]
+                capacity -= m.cum_cap[event.position + 1] - m.cum_cap[event.position]
         return capacity
 
     def relax(self, bounds: dict[int, tuple[int, int]], outputs: _Fill | None = None):
         """Solve the relaxation of the branch ``bounds``: ``None`` if the branch is
         infeasible, else a ``_Relaxation``. Pass a ``_Fill`` as ``outputs`` to
-        receive where the output goes as well."""
+        receive where the output goes as well.
+
+        The fill walks the base merit order in runs of whole groups between the
+        branch's events (``_Filling``): a run that holds what remains ends the fill
+        inside it; a SKIP jumps over a bounded group's own place; an INSERT adds one
+        of its segments."""
         m = self.merit
         mandatory, cost, starts, events = self._events(bounds)
         if mandatory > self.demand:
             return None
         target = min(self.demand, self._capacity(mandatory, events))
-        remaining = target - mandatory
         bounded_kw = {gi: kmin * m.low[gi] for gi, (kmin, _) in bounds.items()}
-        fraction = Fraction(0)
-        marginal = None
+        fill = _Filling(m, target - mandatory, cost, starts, bounded_kw, outputs)
+        end = _Event(len(m.groups), _EventKind.SKIP, (), -1, 0, False)
         cursor = 0
-        end = (len(m.groups), SKIP, (), -1, 0, False)
-        for position, kind, _, gi, kw, idle in [*events, end]:
-            if remaining == 0:
+        for event in [*events, end]:
+            if fill.remaining == 0:
                 break
-            run_cap = m.cum_cap[position] - m.cum_cap[cursor]
-            if run_cap >= remaining:  # the fill stops inside this run of whole groups
-                goal = m.cum_cap[cursor] + remaining
-                stop = bisect_left(m.cum_cap, goal, cursor + 1, position + 1) - 1
-                cost += m.cum_cost[stop] - m.cum_cost[cursor]
-                starts += m.cum_starts[stop] - m.cum_starts[cursor]
-                if outputs is not None:
-                    outputs.full_runs.append((cursor, stop))
-                partial = remaining - (m.cum_cap[stop] - m.cum_cap[cursor])
-                cost += m.cost[stop] * partial
-                if m.groups[stop].idle:
-                    fraction = Fraction(partial, m.high[stop])
-                marginal = stop
-                bounded_kw[stop] = partial
-                remaining = 0
+            if m.cum_cap[event.position] - m.cum_cap[cursor] >= fill.remaining:
+                fill.stop_inside(cursor, event.position)
                 break
-            remaining -= run_cap
-            cost += m.cum_cost[position] - m.cum_cost[cursor]
-            starts += m.cum_starts[position] - m.cum_starts[cursor]
-            if outputs is not None:
-                outputs.full_runs.append((cursor, position))
-            if kind == SKIP:  # a bounded group (or the end) leaves its place
-                cursor = position + 1
+            fill.whole_groups(cursor, event.position)
+            if event.kind == _EventKind.SKIP:
+                cursor = event.position + 1
                 continue
-            cursor = position
-            take = min(kw, remaining)
-            cost += m.cost[gi] * take
-            remaining -= take
-            bounded_kw[gi] += take
-            if idle:  # an optional part: whole units, or the fraction of the last
-                whole, rest = divmod(take, m.high[gi])
-                starts += whole
-                fraction = Fraction(rest, m.high[gi])
-            if take < kw:
-                marginal = gi
+            cursor = event.position
+            fill.segment(event)
         if outputs is not None:
-            outputs.partial_kw.update(bounded_kw)
-        marginal_kw = bounded_kw[marginal] if marginal is not None else 0
-        return _Relaxation(target, cost, starts, fraction, marginal, marginal_kw)
+            outputs.partial_kw.update(fill.bounded_kw)
+        marginal_kw = fill.bounded_kw[fill.marginal] if fill.marginal is not None else 0
+        return _Relaxation(
+            target, fill.cost, fill.starts, fill.fraction, fill.marginal, marginal_kw
+        )
 
     # -- branching ----------------------------------------------------------------------
 
@@ -574,9 +627,7 @@ def dispatch_demand(
     allocation = _Allocation.of(search, best_bounds, best)
     allocation.skip_microwatt_startups(prepared, exact)
 
-    result = DispatchResult(demand_kw=demand_kw, status=status, optimal=status == STATUS_OPTIMAL)
-    result.nodes = search.nodes
-    _write_answer(result, prepared, exact, allocation)
+    result = _answer(prepared, exact, allocation, demand_kw, status, search.nodes)
     result.solve_time_s = time.perf_counter() - started
     return result
 
@@ -669,7 +720,7 @@ class _Allocation:
         arrays = prepared.arrays()
         positions = self.search.merit.positions[on]
         max_kw = arrays.max_kw[positions]
-        room = 1e-12 * (max_kw + slack_kw)
+        room = FLOAT_ROOM * (max_kw + slack_kw)
         near = arrays.idle[positions] & (max_kw >= slack_kw - room)
         near &= max_kw <= slack_kw + TOLERANCE_KW + room
         return sorted(on[near].tolist())
@@ -722,12 +773,10 @@ def _spread(g: _Group, exact: _Exact, count: int, kw: int) -> list[float]:
     return outputs
 
 
-def _write_answer(
-    result: DispatchResult, prepared: PreparedFleet, exact: _Exact, allocation: _Allocation
-) -> None:
-    """Turn group outputs into the per-unit answer: allocations, reasons, totals.
-    Done in bulk with numpy, group by group (a group's units share their answer but
-    for at most one), so that 100,000 units cost little more than their groups."""
+def _unit_outputs(prepared: PreparedFleet, exact: _Exact, allocation: _Allocation) -> np.ndarray:
+    """Each available unit's kW, in id order (``prepared.available_ids``). Done in
+    bulk with numpy, group by group (a group's units share their answer but for at
+    most one), so that 100,000 units cost little more than their groups."""
     arrays = prepared.arrays()
     merit = allocation.search.merit
     full = np.zeros(len(prepared.groups), dtype=bool)
@@ -740,39 +789,82 @@ def _write_answer(
         gi = int(merit.positions[index])
         start = int(arrays.starts[gi])
         laid_out[start : start + count] = _spread(prepared.groups[gi], exact, count, kw)
-    unit_kw = laid_out[arrays.to_id_order]
+    return laid_out[arrays.to_id_order]
 
-    values = unit_kw.tolist()
-    result.allocations = dict(zip(prepared.available_ids, values, strict=True))
-    result.total_dispatched_kw = math.fsum(values)
+
+def _reason_codes(
+    arrays: _FleetArrays,
+    unit_kw: np.ndarray,
+    marginal_cost: float | None,
+    demand_kw: float,
+    short: bool,
+) -> np.ndarray:
+    """Why each unit got its output (indices into ``_CODES``), every one true of it:
+    on units by where they stand in their range, off ones by what kept them off.
+    ``short``: the fleet does not meet the demand."""
     on = unit_kw > 0
-    result.total_cost_per_h = math.fsum((arrays.unit_cost[on] * unit_kw[on]).tolist()) / 1000
-    result.startups = int(np.count_nonzero(on & arrays.unit_idle))
-
     at_max = on & (unit_kw == arrays.unit_max)
     at_min = on & ~at_max & (unit_kw == arrays.unit_min)
     between = on & ~at_max & ~at_min
-    if between.any():
-        result.marginal_cost = float(arrays.unit_cost[between].max())
-    elif on.any():
-        result.marginal_cost = float(arrays.unit_cost[on].max())
-
     codes = np.full(len(unit_kw), _OFF_NO_FIT, dtype=np.int8)
-    if result.marginal_cost is None:
+    if marginal_cost is None:
         codes[:] = _OFF_NOT_NEEDED
     else:
-        dearer = (arrays.unit_cost > result.marginal_cost) | (arrays.unit_min == 0)
+        dearer = (arrays.unit_cost > marginal_cost) | (arrays.unit_min == 0)
         codes[dearer] = _OFF_NOT_NEEDED
-    codes[arrays.unit_min > result.demand_kw] = _OFF_ABOVE
+    codes[arrays.unit_min > demand_kw] = _OFF_ABOVE
     # Short of the demand, a unit at its maximum is there because the fleet is not
     # enough, not because it is cheaper than some marginal unit.
-    short = result.unmet_demand_kw > TOLERANCE_KW
     codes[at_max] = _AT_MAX_SHORT if short else _AT_MAX
     codes[at_min] = _AT_MIN
     codes[between] = _MARGINAL
-    reasons = {}
-    for code in np.unique(codes).tolist():
-        reasons[_CODES[code]] = arrays.ids[codes == code].tolist()
+    return codes
+
+
+def _marginal_cost(arrays: _FleetArrays, unit_kw: np.ndarray) -> float | None:
+    """The dearest cost among units strictly between their bounds (they set the
+    price); with none, the dearest unit that is on; None when all are off."""
+    on = unit_kw > 0
+    between = on & (unit_kw != arrays.unit_max) & (unit_kw != arrays.unit_min)
+    if between.any():
+        return float(arrays.unit_cost[between].max())
+    if on.any():
+        return float(arrays.unit_cost[on].max())
+    return None
+
+
+def _answer(
+    prepared: PreparedFleet,
+    exact: _Exact,
+    allocation: _Allocation,
+    demand_kw: float,
+    status: str,
+    nodes: int,
+) -> DispatchResult:
+    """The per-unit answer of a group allocation: outputs, totals, reasons."""
+    arrays = prepared.arrays()
+    unit_kw = _unit_outputs(prepared, exact, allocation)
+    values = unit_kw.tolist()
+    on = unit_kw > 0
+    marginal_cost = _marginal_cost(arrays, unit_kw)
+    total = math.fsum(values)
+    codes = _reason_codes(
+        arrays, unit_kw, marginal_cost, demand_kw, demand_kw - total > TOLERANCE_KW
+    )
+    reasons = {
+        _CODES[code]: arrays.ids[codes == code].tolist() for code in np.unique(codes).tolist()
+    }
     if prepared.down_ids:
         reasons[REASON_DOWN] = list(prepared.down_ids)
-    result.reasons = reasons
+    return DispatchResult(
+        demand_kw=demand_kw,
+        allocations=dict(zip(prepared.available_ids, values, strict=True)),
+        reasons=reasons,
+        total_dispatched_kw=total,
+        total_cost_per_h=math.fsum((arrays.unit_cost[on] * unit_kw[on]).tolist()) / 1000,
+        startups=int(np.count_nonzero(on & arrays.unit_idle)),
+        marginal_cost=marginal_cost,
+        optimal=status == STATUS_OPTIMAL,
+        status=status,
+        nodes=nodes,
+    )

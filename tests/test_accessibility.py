@@ -209,3 +209,19 @@ def test_charts_tell_statuses_apart_by_pattern_and_colour_blind_safe_colours(
             for j in range(i + 1, len(seen)):
                 distance = sum((a - b) ** 2 for a, b in zip(seen[i], seen[j], strict=True)) ** 0.5
                 assert distance > 0.1, (colours[i], colours[j], matrix)
+
+
+@pytest.mark.parametrize("width", WIDTHS)
+def test_a_viewers_pages_pass_axe_and_fit_the_window(
+    app, live_server, checking_page: Page, loaded, width
+):
+    """A viewer's pages differ (a read-only plant page, no forms that change)."""
+    page = checking_page
+    page.set_viewport_size(dict(zip(("width", "height"), WIDTHS[width], strict=True)))
+    log_in(page, live_server, "viewer")
+    problems = []
+    for path in pages(loaded)[:4]:
+        page.goto(live_server.url(path))
+        page.wait_for_load_state("load")
+        problems += check(page, f"viewer {width} {path}")
+    assert not problems, "\n".join(problems)

@@ -312,3 +312,18 @@ def test_a_new_password_is_asked_for_before_it_is_given(client):
     assert re.search(
         r'action="/admin/users/viewer/password"[^>]*data-confirm="Give viewer a new', page
     )
+
+
+def test_above_capacity_every_unit_at_maximum_says_the_fleet_is_short(app, client):
+    add_plants(
+        app,
+        {"name": "Cheap", "max_capacity": 100, "marginal_cost": 1},
+        {"name": "Dear", "max_capacity": 50, "marginal_cost": 50},
+    )
+    preview = client.post("/api/dispatch/", json={"demand": 400}).get_json()
+    assert preview["reasons"] == {"at_max_short": [1, 2]}
+    record = client.post("/api/dispatches/", json={"demand": 400}).get_json()
+    page = client.get(f"/dispatches/{record['id']}").get_data(as_text=True)
+    # In the by-reason table and on both plants' rows.
+    assert page.count("<td>at maximum: the fleet cannot meet the demand") == 3
+    assert "<td>at maximum: cheaper than the marginal unit" not in page

@@ -154,7 +154,7 @@ def dispatches_list_command(page: int, per_page: int) -> None:
         ),
         right={0, 2, 3, 4, 5},
     )
-    click.echo(f"{len(items)} of {total} dispatch(es), page {page}.")
+    click.echo(f"{len(items):,} of {total:,} dispatch(es), page {page:,}.")
 
 
 @dispatches_cli.command("show")

@@ -198,4 +198,4 @@ def demo_command() -> None:
     """Add a small demo fleet (nine plants of every kind and status) to try things out."""
     with transaction():
         ids = fleet.create_plants(demo_plants(), actor=cli_actor())
-    click.echo(f"Added {len(ids)} demo plants.")
+    click.echo(f"Added {len(ids):,} demo plants.")

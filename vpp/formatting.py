@@ -34,13 +34,13 @@ def format_number(value: float | int | None, decimals: int = 2) -> str:
 
 
 def format_power(kw: float | int | None) -> str:
-    """kW, MW or GW by magnitude: 950 kW, 1.2 MW, 10.728 GW (to the whole kW or MW)."""
+    """kW, MW or GW by magnitude, to two decimals: 950 kW, 1.2 MW, 10.73 GW (a value
+    that rounds to 1,000 of a unit is shown in the next: 999,999 kW is 1 GW)."""
     if kw is None:
         return "–"
-    for size, unit in POWER_UNITS:
-        if abs(kw) >= size or unit == "kW":
-            decimals = 3 if unit != "kW" else 2
-            return f"{format_number(kw / size, decimals)} {unit}"
+    for size, unit in reversed(POWER_UNITS):  # kW, MW, GW
+        if round(abs(kw) / size, 2) < 1000 or unit == "GW":
+            return f"{format_number(kw / size, 2)} {unit}"
     raise AssertionError("unreachable")
 
 

@@ -42,17 +42,21 @@
     var i = data.kinds.indexOf(kind);
     return fill(OKABE_ITO[i % OKABE_ITO.length], PATTERNS[i % PATTERNS.length]);
   }
-  // As vpp/formatting.py: power in kW, MW or GW by magnitude, money in the
+  // As vpp/formatting.py: power in kW, MW or GW by magnitude (two decimals), money in the
   // configured currency, thousands separators everywhere.
   var number = new Intl.NumberFormat("en-US", { maximumFractionDigits: 2 });
-  var number3 = new Intl.NumberFormat("en-US", { maximumFractionDigits: 3 });
   var money = new Intl.NumberFormat("en-US", { style: "currency", currency: data.currency || "EUR" });
   function kw(value) {
     var size = Math.abs(value);
-    if (size >= 1e6) return number3.format(value / 1e6) + " GW";
-    if (size >= 1e3) return number3.format(value / 1e3) + " MW";
-    if (value !== 0 && size < 0.005) return value.toPrecision(3) + " kW";
-    return number.format(value) + " kW";
+    if (value !== 0 && size < 0.005) {  // never "0 kW" for a value that is not 0
+      var tiny = Number(value.toPrecision(3));
+      return (Math.abs(tiny) < 1e-6 ? tiny.toFixed(14).replace(/0+$/, "") : String(tiny)) + " kW";
+    }
+    var units = [[1, " kW"], [1e3, " MW"], [1e6, " GW"]];
+    for (var i = 0; i < units.length; i++) {
+      var shown = Math.round(size / units[i][0] * 100) / 100;
+      if (shown < 1000 || i === units.length - 1) return number.format(value / units[i][0]) + units[i][1];
+    }
   }
   function cost(value) { return money.format(value); }
   function label(word) {

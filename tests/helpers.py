@@ -111,3 +111,22 @@ CHROMIUM_ARGS = [
     "--disable-sync",
     "--no-first-run",
 ]
+
+
+# A plant's schedule fields when none is given (DESIGN.md, "Schedules").
+SCHEDULE_DEFAULTS = {
+    "ramp_up_kw_per_min": None,
+    "ramp_down_kw_per_min": None,
+    "min_up_minutes": 0,
+    "min_down_minutes": 0,
+    "startup_cost": 0.0,
+    "energy_capacity_kwh": None,
+    "soc_kwh": None,
+    "soc_min_kwh": None,
+    "soc_max_kwh": None,
+    "max_charge_kw": None,
+    "charge_efficiency": None,
+    "discharge_efficiency": None,
+    "latitude": None,
+    "longitude": None,
+}

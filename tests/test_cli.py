@@ -5,7 +5,7 @@ import json
 
 import pytest
 
-from tests.helpers import add_plants, fleet_snapshot
+from tests.helpers import SCHEDULE_DEFAULTS, add_plants, fleet_snapshot
 
 
 def test_add_list_update_remove(app, runner):
@@ -41,6 +41,7 @@ def test_add_list_update_remove(app, runner):
             "min_capacity": 0.0,
             "status": "down",
             "marginal_cost": 0.0,
+            **SCHEDULE_DEFAULTS,
             "version": 2,
         }
     ]
@@ -147,8 +148,10 @@ def test_export_guards_against_spreadsheet_formulas_and_round_trips(app, runner,
 def test_export_to_stdout_has_a_header(app, runner):
     add_plants(app, {"name": "A", "max_capacity": 1})
     lines = runner.invoke(args=["plants", "export"]).output.splitlines()
-    assert lines[0] == "id,name,kind,max_capacity,min_capacity,status,marginal_cost"
-    assert lines[1] == "1,A,other,1.0,0.0,idle,0.0"
+    assert lines[0] == ",".join(
+        ("id,name,kind,max_capacity,min_capacity,status,marginal_cost", *SCHEDULE_DEFAULTS)
+    )
+    assert lines[1] == "1,A,other,1.0,0.0,idle,0.0,,,0,0,0.0,,,,,,,,,"
 
 
 def test_bad_csv_reports_every_bad_line_and_imports_nothing(app, runner, tmp_path):

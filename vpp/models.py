@@ -36,6 +36,17 @@ def _one_of(column: str, values: tuple[str, ...]) -> str:
     return f"{column} IN ({', '.join(repr(v) for v in values)})"
 
 
+# Schedule fields that are > 0 when given.
+POSITIVE_OR_NULL = (
+    "ramp_up_kw_per_min",
+    "ramp_down_kw_per_min",
+    "energy_capacity_kwh",
+    "max_charge_kw",
+    "charge_efficiency",
+    "discharge_efficiency",
+)
+
+
 class Plant(db.Model):
     """A distributed energy resource. Capacities in kW, marginal cost per MWh.
 
@@ -51,6 +62,19 @@ class Plant(db.Model):
         sa.CheckConstraint("min_capacity <= max_capacity", name="min_not_above_max"),
         sa.CheckConstraint(_one_of("status", PLANT_STATUSES), name="status_known"),
         sa.CheckConstraint(_one_of("kind", PLANT_KINDS), name="kind_known"),
+        *(
+            sa.CheckConstraint(f"{column} IS NULL OR {column} > 0", name=f"{column}_positive")
+            for column in POSITIVE_OR_NULL
+        ),
+        sa.CheckConstraint(
+            "min_up_minutes >= 0 AND min_down_minutes >= 0 AND startup_cost >= 0",
+            name="schedule_not_negative",
+        ),
+        sa.CheckConstraint(
+            "(charge_efficiency IS NULL OR charge_efficiency <= 1) AND "
+            "(discharge_efficiency IS NULL OR discharge_efficiency <= 1)",
+            name="efficiency_at_most_one",
+        ),
         # Ids are never reused after a deletion: history and integrators keep theirs.
         {"sqlite_autoincrement": True},
     )
@@ -63,6 +87,21 @@ class Plant(db.Model):
     min_capacity: Mapped[float] = mapped_column(sa.Float, default=0.0)
     status: Mapped[str] = mapped_column(sa.String(10), default=DEFAULT_STATUS, index=True)
     marginal_cost: Mapped[float] = mapped_column(sa.Float, default=0.0, index=True)
+    # For schedules (DESIGN.md, "Schedules"); null where the rule does not apply.
+    ramp_up_kw_per_min: Mapped[float | None] = mapped_column(sa.Float)
+    ramp_down_kw_per_min: Mapped[float | None] = mapped_column(sa.Float)
+    min_up_minutes: Mapped[int] = mapped_column(sa.Integer, default=0, server_default="0")
+    min_down_minutes: Mapped[int] = mapped_column(sa.Integer, default=0, server_default="0")
+    startup_cost: Mapped[float] = mapped_column(sa.Float, default=0.0, server_default="0")
+    energy_capacity_kwh: Mapped[float | None] = mapped_column(sa.Float)
+    soc_kwh: Mapped[float | None] = mapped_column(sa.Float)
+    soc_min_kwh: Mapped[float | None] = mapped_column(sa.Float)
+    soc_max_kwh: Mapped[float | None] = mapped_column(sa.Float)
+    max_charge_kw: Mapped[float | None] = mapped_column(sa.Float)
+    charge_efficiency: Mapped[float | None] = mapped_column(sa.Float)
+    discharge_efficiency: Mapped[float | None] = mapped_column(sa.Float)
+    latitude: Mapped[float | None] = mapped_column(sa.Float)
+    longitude: Mapped[float | None] = mapped_column(sa.Float)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=_utcnow)
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime, default=_utcnow, onupdate=_utcnow)
     # Optimistic locking: every UPDATE checks and bumps it, so of two concurrent

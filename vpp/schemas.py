@@ -8,12 +8,14 @@ so a rule such as ``min_capacity <= max_capacity`` lives in exactly one place.
 import math
 import re
 import unicodedata
+from typing import Any
 
 from marshmallow import (
     RAISE,
     Schema,
     ValidationError,
     fields,
+    post_load,
     pre_load,
     validate,
     validates_schema,
@@ -83,6 +85,84 @@ class WholeNumber(fields.Integer):
         if isinstance(value, str) and not WHOLE_NUMBER_TEXT.fullmatch(value.strip()):
             raise self.make_error("invalid")
         return super()._deserialize(value, attr, data, **kwargs)
+
+
+# Minimum up and down times: at most the longest horizon (7 days).
+MAX_MINUTES = 7 * 24 * 60
+_MINUTES_ERROR = f"Must be a whole number of minutes, 0 to {MAX_MINUTES:,}."
+DEFAULT_EFFICIENCY = 0.95
+STORE_FIELDS = (
+    "soc_kwh",
+    "soc_min_kwh",
+    "soc_max_kwh",
+    "max_charge_kw",
+    "charge_efficiency",
+    "discharge_efficiency",
+)
+
+
+def _positive(unit: str) -> validate.Range:
+    return validate.Range(
+        min=0,
+        min_inclusive=False,
+        max=MAX_CAPACITY_KW,
+        error=f"Must be more than 0 and at most {MAX_CAPACITY_KW:,.0f} {unit}.",
+    )
+
+
+def _not_negative(unit: str) -> validate.Range:
+    return validate.Range(
+        min=0, max=MAX_CAPACITY_KW, error=f"Must be 0 to {MAX_CAPACITY_KW:,.0f} {unit}."
+    )
+
+
+def _efficiency() -> validate.Range:
+    return validate.Range(
+        min=0, min_inclusive=False, max=1, error="Must be more than 0 and at most 1."
+    )
+
+
+def resolve_store(values: dict[str, Any]) -> dict[str, Any]:
+    """The storage rules of a whole plant (DESIGN.md, "Schedules"), with the defaults
+    of a store filled in: only a battery with ``energy_capacity_kwh`` stores energy;
+    ``0 <= soc_min <= soc <= soc_max <= energy_capacity``; the charge rate defaults
+    to ``max_capacity``, the efficiencies to 0.95, the state of charge to half way.
+    Latitude and longitude come together. Raises ``ValidationError`` by field."""
+    errors: dict[str, list[str]] = {}
+    values = dict(values)
+    capacity = values.get("energy_capacity_kwh")
+    if capacity is not None and values.get("kind") != "battery":
+        errors["energy_capacity_kwh"] = ["Only a battery stores energy."]
+    if capacity is None or errors:
+        for name in STORE_FIELDS:
+            if values.get(name) is not None:
+                errors[name] = ["Only for a battery with energy_capacity_kwh."]
+    else:
+        low = values["soc_min_kwh"] = _given(values.get("soc_min_kwh"), 0.0)
+        high = values["soc_max_kwh"] = _given(values.get("soc_max_kwh"), capacity)
+        if not low <= high <= capacity:
+            key = "soc_max_kwh" if high > capacity else "soc_min_kwh"
+            errors[key] = [
+                f"Must keep 0 <= soc_min_kwh <= soc_max_kwh <= energy_capacity_kwh "
+                f"({low:g} <= {high:g} <= {capacity:g} kWh)."
+            ]
+        else:
+            soc = values["soc_kwh"] = _given(values.get("soc_kwh"), (low + high) / 2)
+            if not low <= soc <= high:
+                errors["soc_kwh"] = [f"Must be within {low:g} to {high:g} kWh."]
+        values["max_charge_kw"] = _given(values.get("max_charge_kw"), values.get("max_capacity"))
+        for name in ("charge_efficiency", "discharge_efficiency"):
+            values[name] = _given(values.get(name), DEFAULT_EFFICIENCY)
+    if (values.get("latitude") is None) != (values.get("longitude") is None):
+        missing = "longitude" if values.get("longitude") is None else "latitude"
+        errors[missing] = ["Give latitude and longitude together."]
+    if errors:
+        raise ValidationError(errors)
+    return values
+
+
+def _given(value: Any, default: Any) -> Any:
+    return default if value is None else value
 
 
 def check_capacity_bounds(min_capacity: float, max_capacity: float) -> None:
@@ -177,6 +257,94 @@ class PlantSchema(Schema):
         },
     )
 
+    # What a schedule needs beyond a dispatch (DESIGN.md, "Schedules"); all optional:
+    # without them a plant behaves in a schedule as in a dispatch.
+    ramp_up_kw_per_min = FiniteFloat(
+        load_default=None,
+        allow_none=True,
+        validate=_positive("kW per minute"),
+        metadata={"description": "How fast the output may rise, kW/min, > 0; null: no limit."},
+    )
+    ramp_down_kw_per_min = FiniteFloat(
+        load_default=None,
+        allow_none=True,
+        validate=_positive("kW per minute"),
+        metadata={"description": "How fast the output may fall, kW/min, > 0; null: no limit."},
+    )
+    min_up_minutes = WholeNumber(
+        load_default=0,
+        validate=validate.Range(min=0, max=MAX_MINUTES, error=_MINUTES_ERROR),
+        metadata={"description": "Once started, on for at least this long (minutes, >= 0)."},
+    )
+    min_down_minutes = WholeNumber(
+        load_default=0,
+        validate=validate.Range(min=0, max=MAX_MINUTES, error=_MINUTES_ERROR),
+        metadata={"description": "Once stopped, off for at least this long (minutes, >= 0)."},
+    )
+    startup_cost = FiniteFloat(
+        load_default=0.0,
+        validate=validate.Range(
+            min=0, max=MAX_ABS_COST, error=f"Must be 0 to {MAX_ABS_COST:,.0f}."
+        ),
+        metadata={"description": "Currency per start-up, >= 0."},
+    )
+    energy_capacity_kwh = FiniteFloat(
+        load_default=None,
+        allow_none=True,
+        validate=_positive("kWh"),
+        metadata={
+            "description": "kWh, > 0: makes a battery a store (batteries only); null: a plain unit."
+        },
+    )
+    soc_kwh = FiniteFloat(
+        load_default=None,
+        allow_none=True,
+        validate=_not_negative("kWh"),
+        metadata={"description": "A store's state of charge now, kWh (default: half way)."},
+    )
+    soc_min_kwh = FiniteFloat(
+        load_default=None,
+        allow_none=True,
+        validate=_not_negative("kWh"),
+        metadata={"description": "A store's lowest state of charge, kWh (default 0)."},
+    )
+    soc_max_kwh = FiniteFloat(
+        load_default=None,
+        allow_none=True,
+        validate=_not_negative("kWh"),
+        metadata={"description": "A store's highest state of charge, kWh (default: full)."},
+    )
+    max_charge_kw = FiniteFloat(
+        load_default=None,
+        allow_none=True,
+        validate=_positive("kW"),
+        metadata={"description": "A store's fastest charge, kW, > 0 (default max_capacity)."},
+    )
+    charge_efficiency = FiniteFloat(
+        load_default=None,
+        allow_none=True,
+        validate=_efficiency(),
+        metadata={"description": "A store's charging efficiency, in (0, 1] (default 0.95)."},
+    )
+    discharge_efficiency = FiniteFloat(
+        load_default=None,
+        allow_none=True,
+        validate=_efficiency(),
+        metadata={"description": "A store's discharging efficiency, in (0, 1] (default 0.95)."},
+    )
+    latitude = FiniteFloat(
+        load_default=None,
+        allow_none=True,
+        validate=validate.Range(min=-90, max=90, error="Must be -90 to 90 degrees."),
+        metadata={"description": "Degrees north; with longitude, a solar plant's clear sky."},
+    )
+    longitude = FiniteFloat(
+        load_default=None,
+        allow_none=True,
+        validate=validate.Range(min=-180, max=180, error="Must be -180 to 180 degrees."),
+        metadata={"description": "Degrees east."},
+    )
+
     @pre_load
     def normalise(self, data, **kwargs):
         """Trim the name, lowercase kind and status, and drop a client-sent ``id``
@@ -196,6 +364,22 @@ class PlantSchema(Schema):
     def min_not_above_max(self, data, partial=None, **kwargs):
         if "min_capacity" in data and "max_capacity" in data:
             check_capacity_bounds(data["min_capacity"], data["max_capacity"])
+
+    @post_load
+    def storage_defaults(self, data, partial=None, **kwargs):
+        """A whole new plant: its store's rules checked and defaults filled in
+        (a PATCH is checked once merged with the stored plant: ``resolve_store``)."""
+        return data if partial else resolve_store(data)
+
+
+# The fields a schedule needs beyond a dispatch, in the order the API shows them, and
+# those of them that may be null (no limit, not a store, no location).
+DISPATCH_FIELDS = ("name", "kind", "max_capacity", "min_capacity", "status", "marginal_cost")
+PLANT_FIELD_RULES = {
+    name: field for name, field in PlantSchema().fields.items() if not field.dump_only
+}
+SCHEDULE_FIELDS = tuple(name for name in PLANT_FIELD_RULES if name not in DISPATCH_FIELDS)
+NULLABLE_FIELDS = tuple(name for name in SCHEDULE_FIELDS if PLANT_FIELD_RULES[name].allow_none)
 
 
 class PlantPatchSchema(PlantSchema):

@@ -2,6 +2,7 @@
 
 import csv
 import json
+import re
 import sys
 from collections.abc import Callable
 from typing import Any
@@ -12,6 +13,7 @@ from vpp.cli.common import DATABASE_ID, VppGroup, cli_actor, money, print_table
 from vpp.demo import demo_plants
 from vpp.domain import PLANT_KINDS, PLANT_STATUSES
 from vpp.formatting import format_power
+from vpp.schemas import NULLABLE_FIELDS, PLANT_FIELD_RULES, SCHEDULE_FIELDS
 from vpp.services import fleet
 from vpp.services.fleet_csv import CSV_COLUMNS, guard_formula, unguard_formula
 from vpp.transactions import transaction
@@ -54,6 +56,15 @@ def _plant_options(required: bool) -> Callable:
         click.option("--status", help=f"One of: {', '.join(PLANT_STATUSES)}{default('idle')}."),
         click.option("--marginal-cost", "marginal_cost", help=f"Per MWh{default('0')}."),
     ]
+    # The schedule's fields, each described by its rule (``none`` clears one that may
+    # be null: no ramp limit, not a store, no location).
+    for name in SCHEDULE_FIELDS:
+        words = PLANT_FIELD_RULES[name].metadata["description"]
+        if not required:  # an update applies no default: its help names none
+            words = re.sub(r"\s*\((?:default|null)[^)]*\)|; null: [^.]*", "", words)
+        if name in NULLABLE_FIELDS:
+            words += " 'none' clears it."
+        options.append(click.option("--" + name.replace("_", "-"), name, help=words))
 
     def decorate(command: Callable) -> Callable:
         for option in reversed(options):
@@ -64,7 +75,12 @@ def _plant_options(required: bool) -> Callable:
 
 
 def _given(values: dict[str, Any]) -> dict[str, Any]:
-    return {key: value for key, value in values.items() if value is not None}
+    """The options given, as the schema takes them (``none`` is null where allowed)."""
+    given = {key: value for key, value in values.items() if value is not None}
+    for key in NULLABLE_FIELDS:
+        if key in given and given[key].strip().lower() == "none":
+            given[key] = None
+    return given
 
 
 @plants_cli.command("list")

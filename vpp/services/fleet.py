@@ -17,7 +17,13 @@ from vpp.domain import PLANT_KINDS, PLANT_STATUSES, STATUS_DOWN
 from vpp.errors import Conflict, InvalidInput
 from vpp.extensions import db
 from vpp.models import Plant, bump_fleet_version
-from vpp.schemas import PlantPatchSchema, PlantSchema, check_capacity_bounds
+from vpp.schemas import (
+    STORE_FIELDS,
+    PlantPatchSchema,
+    PlantSchema,
+    check_capacity_bounds,
+    resolve_store,
+)
 from vpp.services import audit, fleet_cache, pages
 
 PLANT_FIELDS = tuple(name for name, f in PlantSchema().fields.items() if not f.dump_only)
@@ -231,12 +237,18 @@ def update_plant(plant_id: int, changes: Mapping[str, Any], *, actor: str) -> Pl
     plant = get_plant(plant_id)
     try:
         values = _plant_patch_schema.load(dict(changes))
-        check_capacity_bounds(
-            values.get("min_capacity", plant.min_capacity),
-            values.get("max_capacity", plant.max_capacity),
-        )
+        merged = {**plant_as_dict(plant), **values}
+        if values.get("energy_capacity_kwh", ...) is None:
+            # No longer a store: its storage settings go with it, unless given.
+            merged.update({name: values.get(name) for name in STORE_FIELDS})
+        check_capacity_bounds(merged["min_capacity"], merged["max_capacity"])
+        resolved = resolve_store(merged)
     except ValidationError as exc:
         raise InvalidInput.from_validation_error(exc, "plant") from exc
+    # The storage settings as the rules resolve them (defaults filled in).
+    for name in (*STORE_FIELDS, "energy_capacity_kwh"):
+        if resolved[name] != getattr(plant, name):
+            values[name] = resolved[name]
     expected_version = values.pop("version", None)
     if expected_version is not None and expected_version != plant.version:
         raise Conflict(

@@ -288,3 +288,27 @@ def test_screenshot_of_the_dashboard_with_a_fleet_of_thousands(app, live_server,
     assert target.stat().st_size > 10_000
     if os.environ.get("VPP_SCREENSHOT"):
         shutil.copy(target, os.environ["VPP_SCREENSHOT"])
+
+
+def test_the_plant_form_shows_storage_for_batteries_and_location_for_solar(
+    app, live_server, page: Page
+):
+    open_dashboard(page, live_server)
+    form = page.locator("#add-plant form, form[action*='/plants']").first
+    form.get_by_text("For schedules (optional)").click()
+    storage = form.locator("fieldset[data-kinds='battery']")
+    location = form.locator("fieldset[data-kinds='solar']")
+    expect(form.get_by_label("Ramp up (kW/min)")).to_be_visible()
+    expect(storage).to_be_hidden()
+    page.locator("#kind").select_option("battery")
+    expect(storage).to_be_visible()
+    expect(location).to_be_hidden()
+    page.locator("#kind").select_option("solar")
+    expect(location).to_be_visible()
+    expect(storage).to_be_hidden()
+    page.get_by_label("Name", exact=True).fill("Roof")
+    page.get_by_label("Max capacity (kW)").fill("8")
+    page.get_by_label("Latitude (°N)").fill("52.37")
+    page.get_by_label("Longitude (°E)").fill("4.9")
+    page.get_by_role("button", name="Add plant").click()
+    expect(page.locator("#fleet-table tbody tr", has_text="Roof")).to_be_visible()

@@ -174,3 +174,44 @@ def test_the_cli_sets_and_clears_schedule_fields(app, runner):
     assert (plant["min_up_minutes"], plant["ramp_up_kw_per_min"]) == (30, 2)
     help_text = runner.invoke(args=["plants", "update", "--help"]).output
     assert "--energy-capacity-kwh" in help_text and "'none' clears it" in help_text
+
+
+def post_form(client, url, data, token_from="/"):
+    from tests.helpers import csrf_token
+
+    return client.post(url, data={"csrf_token": csrf_token(client, token_from), **data})
+
+
+def test_the_plant_form_takes_schedule_fields_and_blank_means_none(app, client):
+    added = post_form(
+        client,
+        "/plants",
+        {"name": "Store", "kind": "battery", "max_capacity": "5", "energy_capacity_kwh": "10",
+         "soc_kwh": "2", "min_up_minutes": "", "ramp_up_kw_per_min": "1.5"},
+    )  # fmt: skip
+    assert added.status_code == 302, added.get_data(as_text=True)
+    (plant,) = client.get("/api/plants/").get_json()
+    assert (plant["energy_capacity_kwh"], plant["soc_kwh"], plant["min_up_minutes"]) == (10, 2, 0)
+    url = f"/plants/{plant['id']}/edit"
+    page = client.get(url).get_data(as_text=True)
+    assert 'id="energy_capacity_kwh"' in page and 'value="10"' in page
+    assert '<details class="schedule-fields" open>' in page  # holds something: open
+    # Blanking the energy capacity (and the store's settings) makes a plain unit again.
+    form = {k: v for k, v in plant.items() if k not in ("id",) and v is not None}
+    form = {**form, "energy_capacity_kwh": "", "soc_kwh": "", "soc_min_kwh": "",
+            "soc_max_kwh": "", "max_charge_kw": "", "charge_efficiency": "",
+            "discharge_efficiency": "", "ramp_up_kw_per_min": ""}  # fmt: skip
+    saved = post_form(client, url, {k: str(v) for k, v in form.items()}, token_from=url)
+    assert saved.status_code == 302, saved.get_data(as_text=True)
+    (plant,) = client.get("/api/plants/").get_json()
+    assert plant["energy_capacity_kwh"] is None and plant["ramp_up_kw_per_min"] is None
+
+
+def test_a_bad_schedule_field_is_shown_beside_it_and_opens_its_section(app, client):
+    response = post_form(
+        client, "/plants", {"name": "X", "max_capacity": "5", "kind": "solar", "latitude": "95"}
+    )
+    page = response.get_data(as_text=True)
+    assert response.status_code == 422
+    assert '<details class="schedule-fields" open>' in page
+    assert 'href="#latitude"' in page and "Must be -90 to 90 degrees." in page

@@ -17,3 +17,20 @@ window.addEventListener("load", function () {
     }
   }, 0);
 });
+
+// A plant form shows the storage and location settings only for the kinds they
+// apply to (or when they hold something); without JavaScript all are shown.
+document.querySelectorAll("select[name='kind']").forEach(function (select) {
+  var form = select.form;
+  function show() {
+    form.querySelectorAll("fieldset[data-kinds]").forEach(function (set) {
+      var applies = set.dataset.kinds.split(" ").indexOf(select.value) >= 0;
+      var filled = Array.prototype.some.call(set.querySelectorAll("input"), function (input) {
+        return input.value.trim() !== "" || input.getAttribute("aria-invalid") === "true";
+      });
+      set.hidden = !(applies || filled);
+    });
+  }
+  select.addEventListener("change", show);
+  show();
+});

@@ -17,6 +17,7 @@ from vpp.domain import (
     ROLES,
 )
 from vpp.formatting import kind_label as _label
+from vpp.schemas import DISPATCH_FIELDS, NULLABLE_FIELDS, SCHEDULE_FIELDS
 
 
 class DecimalInput(TextInput):
@@ -87,20 +88,43 @@ class PlantForm(VppForm):
         validate_choice=False,
     )
     marginal_cost = StringField("Marginal cost (per MWh)", widget=_number_input(), default="0")
+    # For schedules (optional; DESIGN.md, "Schedules"): blank means no limit, not a
+    # store, no location; for minimum times and start-up cost, their default 0.
+    ramp_up_kw_per_min = StringField("Ramp up (kW/min)", widget=_number_input())
+    ramp_down_kw_per_min = StringField("Ramp down (kW/min)", widget=_number_input())
+    min_up_minutes = StringField("Minimum up time (min)", widget=_number_input())
+    min_down_minutes = StringField("Minimum down time (min)", widget=_number_input())
+    startup_cost = StringField("Start-up cost (per start)", widget=_number_input())
+    energy_capacity_kwh = StringField("Energy capacity (kWh)", widget=_number_input())
+    soc_kwh = StringField("State of charge now (kWh)", widget=_number_input())
+    soc_min_kwh = StringField("Lowest charge (kWh)", widget=_number_input())
+    soc_max_kwh = StringField("Highest charge (kWh)", widget=_number_input())
+    max_charge_kw = StringField("Fastest charge (kW)", widget=_number_input())
+    charge_efficiency = StringField("Charging efficiency (0–1)", widget=_number_input())
+    discharge_efficiency = StringField("Discharging efficiency (0–1)", widget=_number_input())
+    latitude = StringField("Latitude (°N)", widget=_number_input())
+    longitude = StringField("Longitude (°E)", widget=_number_input())
     # The version an edit started from (empty when adding): a stale edit is refused.
     version = HiddenField()
     submit = SubmitField("Add plant")
 
-    FIELDS = ("name", "kind", "max_capacity", "min_capacity", "status", "marginal_cost", "version")
+    FIELDS = (*DISPATCH_FIELDS, *SCHEDULE_FIELDS, "version")
 
-    def plant_data(self, *, drop_empty: bool) -> dict[str, str]:
+    def plant_data(self, *, drop_empty: bool) -> dict[str, str | None]:
         """The submitted values under the API's field names. With ``drop_empty`` an
-        empty field is left out, so the rules' defaults apply (a new plant)."""
-        data = {name: str(getattr(self, name).data or "").strip() for name in self.FIELDS}
+        empty field is left out, so the rules' defaults apply (a new plant); on an
+        edit a blank schedule field is null (no limit, not a store, no location) or,
+        for minimum times and start-up cost, their documented default 0."""
+        data: dict[str, str | None] = {
+            name: str(getattr(self, name).data or "").strip() for name in self.FIELDS
+        }
         if not data["version"]:
             del data["version"]
         if drop_empty:
-            data = {name: value for name, value in data.items() if value != ""}
+            return {name: value for name, value in data.items() if value != ""}
+        for name in SCHEDULE_FIELDS:
+            if data[name] == "":
+                data[name] = None if name in NULLABLE_FIELDS else "0"
         return data
 
 

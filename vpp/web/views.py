@@ -19,6 +19,7 @@ from vpp.schemas import (
     DETAIL_SUMMARY,
     MAX_PAGE,
     PLANT_SORT_KEYS,
+    SCHEDULE_FIELDS,
     DispatchRowsQuerySchema,
     PlantListQuerySchema,
 )
@@ -203,7 +204,7 @@ def _plant_form_values(plant) -> dict[str, Any]:
     """A stored plant as its edit form shows it: numbers as one would type them
     (``1200``, not ``1200.0``)."""
     values = fleet.plant_as_dict(plant)
-    for name in ("max_capacity", "min_capacity", "marginal_cost"):
+    for name in ("max_capacity", "min_capacity", "marginal_cost", *SCHEDULE_FIELDS):
         values[name] = format_input(values[name])
     return values
 

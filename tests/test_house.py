@@ -18,6 +18,7 @@ PURE = [
     "services/dispatch.py",
     "services/dispatch_summary.py",
     "services/compute_budget.py",
+    "services/schedule.py",
 ]
 WEB_OR_DATABASE = ("flask", "werkzeug", "flask_", "sqlalchemy", "vpp.extensions", "vpp.models")
 DOORS = ("vpp.web", "vpp.api", "vpp.cli", "vpp.http_errors", "vpp.auth")

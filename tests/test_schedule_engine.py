@@ -1,0 +1,154 @@
+"""The pure schedule module (vpp/services/schedule.py): every answer keeps DESIGN.md's
+rules 1–5 (checked by check_schedule, written apart from the solver, and shown able
+to fail), carries a proven lower bound, and on small cases is the optimum a person
+can work out by hand."""
+
+import dataclasses
+import math
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from vpp.services.schedule import (
+    SchedulePlant,
+    ScheduleProblem,
+    check_schedule,
+    schedule,
+)
+
+HOURLY = 60
+
+
+def test_a_battery_shifts_cheap_energy_to_the_peak():
+    cheap = SchedulePlant(1, max_kw=100, cost=10)
+    dear = SchedulePlant(2, max_kw=100, cost=100)
+    battery = SchedulePlant(
+        3, max_kw=50, energy_kwh=100, soc_kwh=50, soc_max_kwh=100, max_charge_kw=50,
+        charge_efficiency=1, discharge_efficiency=1,
+    )  # fmt: skip
+    problem = ScheduleProblem([cheap, dear, battery], [50, 150], resolution_minutes=HOURLY)
+    answer = schedule(problem)
+    assert check_schedule(problem, answer) == []
+    # Without the store: 0.5 + 6 = 6.5; with it, the cheap unit runs flat out twice.
+    assert answer.output_kw[1] == pytest.approx([100, 100])
+    assert answer.output_kw[3] == pytest.approx([-50, 50])
+    assert answer.objective == pytest.approx(2.0)
+    assert answer.status == "optimal" and answer.lower_bound <= answer.objective + 1e-9
+
+
+def test_a_unit_that_could_not_stay_on_long_enough_is_not_started():
+    # Two hours minimum up, but the demand falls to 0 after one: the cheap unit (with a
+    # minimum output) cannot run then without over-delivering, so it never starts.
+    cheap = SchedulePlant(1, max_kw=100, min_kw=10, cost=10, min_up_minutes=120)
+    dear = SchedulePlant(2, max_kw=100, cost=50)
+    problem = ScheduleProblem([cheap, dear], [80, 0, 0], resolution_minutes=HOURLY)
+    answer = schedule(problem)
+    assert check_schedule(problem, answer) == []
+    assert answer.output_kw[1] == [0, 0, 0] and answer.output_kw[2] == pytest.approx([80, 0, 0])
+    assert answer.objective == pytest.approx(80 * 50 / 1000)
+
+
+def test_a_ramp_limits_each_step_and_the_rest_is_unmet():
+    slow = SchedulePlant(1, max_kw=100, cost=1, ramp_up_kw_per_min=1)  # 15 kW a quarter hour
+    # The first interval has no ramp limit (rule 3); then 15 kW more each quarter hour.
+    problem = ScheduleProblem([slow], [10, 100, 100], value_of_lost_load=1000)
+    answer = schedule(problem)
+    assert check_schedule(problem, answer) == []
+    assert answer.output_kw[1] == pytest.approx([10, 25, 40])
+    assert answer.unmet_kw == pytest.approx([0, 75, 60])
+
+
+def test_start_up_costs_keep_a_unit_on_rather_than_restart_it():
+    # On throughout: 1,400 kWh x 10 / 1000 + one start (3) = 17; stopping for the low
+    # hour and restarting costs 12 + 2 x 3 + 4 (the other unit) = 22.
+    unit = SchedulePlant(1, max_kw=1000, min_kw=200, cost=10, startup_cost=3)
+    other = SchedulePlant(2, max_kw=1000, cost=20)
+    problem = ScheduleProblem([unit, other], [600, 200, 600], resolution_minutes=HOURLY)
+    answer = schedule(problem)
+    assert check_schedule(problem, answer) == []
+    assert answer.startups == 1 and all(answer.on[1])
+    assert answer.objective == pytest.approx(17)
+
+
+def test_the_checker_finds_what_breaks_a_rule():
+    unit = SchedulePlant(1, max_kw=100, min_kw=20, ramp_up_kw_per_min=1, min_up_minutes=30)
+    problem = ScheduleProblem([unit], [50, 50, 50])
+    good = schedule(problem)
+    assert check_schedule(problem, good) == []
+    over = dataclasses.replace(good, output_kw={1: [60, 50, 50]}, on={1: [True] * 3})
+    assert any("delivers" in p for p in check_schedule(problem, over))
+    below_min = dataclasses.replace(good, output_kw={1: [10, 0, 0]}, on={1: [True, False, False]})
+    found = check_schedule(problem, below_min)
+    assert any("outside" in p for p in found) and any("within 2" in p for p in found)
+    steep = dataclasses.replace(good, output_kw={1: [20, 50, 50]}, on={1: [True] * 3})
+    assert any("rises" in p for p in check_schedule(problem, steep))
+
+
+def test_a_schedule_is_returned_even_with_no_time_to_solve():
+    plants = [
+        SchedulePlant(i, max_kw=10 + i, min_kw=5, cost=i, min_up_minutes=60) for i in range(40)
+    ]
+    problem = ScheduleProblem(plants, [200 + 10 * (t % 7) for t in range(96)])
+    answer = schedule(problem, time_limit_s=0.01)
+    assert check_schedule(problem, answer) == []
+    assert answer.lower_bound <= answer.objective + 1e-6
+    assert answer.status in ("optimal", "time_limit", "no_schedule_found")
+
+
+units = st.builds(
+    lambda i, top, low, cost, start, up, down, ramp, running: SchedulePlant(
+        i,
+        max_kw=top,
+        min_kw=min(low, top),
+        cost=cost,
+        startup_cost=start,
+        min_up_minutes=up,
+        min_down_minutes=down,
+        ramp_up_kw_per_min=ramp,
+        ramp_down_kw_per_min=ramp,
+        running=running,
+    ),  # fmt: skip
+    st.just(0),
+    st.floats(1, 200),
+    st.floats(0, 150),
+    st.floats(-10, 200),
+    st.floats(0, 100),
+    st.sampled_from([0, 15, 45]),
+    st.sampled_from([0, 30]),
+    st.none() | st.floats(0.5, 20),
+    st.booleans(),
+)
+stores = st.builds(
+    lambda i, top, energy, share, eff: SchedulePlant(
+        i,
+        max_kw=top,
+        energy_kwh=energy,
+        soc_kwh=energy * share,
+        soc_max_kwh=energy,
+        max_charge_kw=top,
+        charge_efficiency=eff,
+        discharge_efficiency=eff,
+        cost=1,
+    ),  # fmt: skip
+    st.just(0),
+    st.floats(1, 100),
+    st.floats(1, 400),
+    st.floats(0, 1),
+    st.floats(0.7, 1),
+)
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    plants=st.lists(units | stores, min_size=1, max_size=5),
+    demand=st.lists(st.floats(0, 400), min_size=1, max_size=8),
+)
+def test_every_answer_keeps_the_rules_and_is_bounded(plants, demand):
+    plants = [dataclasses.replace(p, id=i) for i, p in enumerate(plants, start=1)]
+    problem = ScheduleProblem(plants, demand, value_of_lost_load=500)
+    answer = schedule(problem, time_limit_s=5)
+    assert check_schedule(problem, answer) == []
+    assert answer.lower_bound <= answer.objective + 1e-6 * max(1, abs(answer.objective))
+    all_off = 500 * problem.hours / 1000 * math.fsum(demand)
+    assert answer.objective <= all_off + 1e-6 * max(1.0, all_off)

@@ -1,0 +1,449 @@
+"""Schedules: the fleet over a horizon of intervals (DESIGN.md, "Schedules"). Pure:
+plain data in and out, no Flask, no database.
+
+**The problem.** ``T`` intervals of ``resolution_minutes`` (h hours each); a demand
+``demand[t]`` kW. Every plant that is not down is a *unit* (off, or on between its
+minimum and its maximum times its availability ``a[t]``; ramps; minimum up and down
+times in whole intervals; a start-up cost) or a *store* (a battery with an energy
+capacity: discharge up to its maximum, charge up to ``max_charge_kw``, never both in
+one interval, its state of charge kept within its bounds and, unless ``final_soc`` is
+"free", ending no lower than it started). Never over-deliver; minimise energy cost +
+start-up cost + the value of lost load times the unmet energy (DESIGN.md rules 1–7).
+
+**The method, for now.** The textbook monolithic mixed-integer programme of those
+rules (one on/off binary per unit per interval, one charge/discharge binary per store
+per interval), solved by HiGHS with its time limit and gap target. HiGHS proves a
+lower bound (its dual bound) beside the best schedule it finds. This is the reference
+that a faster method (issue 10's targets: 1,000 units in 10 s at 1 %) must match on
+small fleets; it is not that method.
+
+**Guarantees.** The answer is feasible under rules 1–5 (``check_schedule`` verifies an
+answer independently); when HiGHS has no schedule by the time limit, the answer is
+"every unit off, every store idle", which is always feasible. ``lower_bound`` is proven:
+HiGHS's dual bound, or, without one, the cheapest any schedule could possibly be.
+
+**Limits.** Slow beyond a few hundred units (DESIGN.md's targets are not met by this
+method); no marginal price per interval yet; availability is taken as given (no
+clear-sky profiles here: they are the door's to compute).
+"""
+
+import math
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import highspy
+import numpy as np
+
+from vpp.domain import STATUS_RUNNING
+
+DEFAULT_VALUE_OF_LOST_LOAD = 10_000.0  # per MWh
+# Output within this of a bound counts as on the bound (kW), in the checker.
+CHECK_TOLERANCE_KW = 1e-6
+
+
+@dataclass(frozen=True, slots=True)
+class SchedulePlant:
+    """A plant that is not down, as the schedule sees it: kW, kWh, minutes, currency."""
+
+    id: int
+    max_kw: float
+    min_kw: float = 0.0
+    cost: float = 0.0  # per MWh (a store pays it on discharged energy)
+    running: bool = False  # on before the horizon (free to stop)
+    startup_cost: float = 0.0
+    ramp_up_kw_per_min: float | None = None
+    ramp_down_kw_per_min: float | None = None
+    min_up_minutes: int = 0
+    min_down_minutes: int = 0
+    # A store when energy_kwh is set.
+    energy_kwh: float | None = None
+    soc_kwh: float = 0.0
+    soc_min_kwh: float = 0.0
+    soc_max_kwh: float = 0.0
+    max_charge_kw: float = 0.0
+    charge_efficiency: float = 0.95
+    discharge_efficiency: float = 0.95
+
+    @property
+    def is_store(self) -> bool:
+        return self.energy_kwh is not None
+
+
+@dataclass(frozen=True, slots=True)
+class ScheduleProblem:
+    plants: Sequence[SchedulePlant]
+    demand_kw: Sequence[float]
+    resolution_minutes: int = 15
+    # plant id -> availability per interval, in [0, 1]; 1 where not given.
+    availability: dict[int, Sequence[float]] = field(default_factory=dict)
+    value_of_lost_load: float = DEFAULT_VALUE_OF_LOST_LOAD
+    final_soc_free: bool = False
+
+    @property
+    def hours(self) -> float:
+        return self.resolution_minutes / 60
+
+    def intervals(self, minutes: int) -> int:
+        """Minutes as whole intervals, rounded up."""
+        return math.ceil(minutes / self.resolution_minutes)
+
+    def available_kw(self, plant: SchedulePlant) -> np.ndarray:
+        shares = self.availability.get(plant.id)
+        a = np.ones(len(self.demand_kw)) if shares is None else np.asarray(shares, float)
+        return plant.max_kw * a
+
+
+@dataclass(slots=True)
+class ScheduleAnswer:
+    # plant id -> kW per interval (a store's is signed: > 0 discharges, < 0 charges).
+    output_kw: dict[int, list[float]]
+    # store id -> kWh at each of the T + 1 interval boundaries.
+    soc_kwh: dict[int, list[float]]
+    # unit id -> on (True) or off in each interval (a unit with no minimum may be on at 0).
+    on: dict[int, list[bool]]
+    unmet_kw: list[float]
+    energy_cost: float
+    startup_cost: float
+    unmet_cost: float
+    startups: int
+    lower_bound: float
+    status: str  # "optimal" (the gap target reached), "time_limit", "no_schedule_found"
+    solve_time_s: float
+    method: str = "monolithic-milp-highs"
+
+    @property
+    def objective(self) -> float:
+        return self.energy_cost + self.startup_cost + self.unmet_cost
+
+    @property
+    def gap(self) -> float:
+        return (self.objective - self.lower_bound) / max(abs(self.objective), 1.0)
+
+
+class _Model:
+    """Columns and rows of a linear programme, gathered before HiGHS sees them."""
+
+    def __init__(self) -> None:
+        self.lower: list[float] = []
+        self.upper: list[float] = []
+        self.cost: list[float] = []
+        self.integer: list[int] = []
+        self.rows: list[tuple[float, float, list[int], list[float]]] = []
+
+    def column(self, lower: float, upper: float, cost: float = 0.0, integer: bool = False) -> int:
+        self.lower.append(lower)
+        self.upper.append(upper)
+        self.cost.append(cost)
+        if integer:
+            self.integer.append(len(self.lower) - 1)
+        return len(self.lower) - 1
+
+    def row(self, lower: float, upper: float, terms: dict[int, float]) -> None:
+        self.rows.append((lower, upper, list(terms), list(terms.values())))
+
+    def solve(self, time_limit_s: float, target_gap: float) -> highspy.Highs:
+        h = highspy.Highs()
+        h.setOptionValue("output_flag", False)
+        h.setOptionValue("time_limit", float(time_limit_s))
+        h.setOptionValue("mip_rel_gap", float(target_gap))
+        n = len(self.lower)
+        h.addCols(n, self.cost, self.lower, self.upper, 0, [], [], [])
+        starts, indices, values = [], [], []
+        for _, _, row_indices, row_values in self.rows:
+            starts.append(len(indices))
+            indices += row_indices
+            values += row_values
+        h.addRows(
+            len(self.rows),
+            [r[0] for r in self.rows],
+            [r[1] for r in self.rows],
+            len(indices),
+            np.array(starts, dtype=np.int32),
+            np.array(indices, dtype=np.int32),
+            np.array(values, dtype=float),
+        )
+        if self.integer:
+            h.changeColsIntegrality(
+                len(self.integer),
+                np.array(self.integer, dtype=np.int32),
+                np.array([highspy.HighsVarType.kInteger] * len(self.integer)),
+            )
+        h.run()
+        return h
+
+
+def schedule(
+    problem: ScheduleProblem, *, time_limit_s: float = 10.0, target_gap: float = 1e-4
+) -> ScheduleAnswer:
+    """The best schedule HiGHS finds for ``problem`` within ``time_limit_s``, with a
+    proven lower bound (see the module docstring)."""
+    started = time.perf_counter()
+    T = len(problem.demand_kw)
+    h_hours = problem.hours
+    per_mwh = h_hours / 1000  # kW in an interval -> MWh
+    m = _Model()
+    inf = highspy.kHighsInf
+    output_terms: list[dict[int, float]] = [{} for _ in range(T)]
+    unit_cols: dict[int, tuple[list[int], list[int]]] = {}  # id -> (p, u)
+    store_cols: dict[int, tuple[list[int], list[int], list[int]]] = {}  # id -> (q, c, soc)
+
+    for plant in problem.plants:
+        if plant.is_store:
+            q = [m.column(0, plant.max_kw, plant.cost * per_mwh) for _ in range(T)]
+            c = [m.column(0, plant.max_charge_kw) for _ in range(T)]
+            mode = [m.column(0, 1, integer=True) for _ in range(T)]
+            soc = [m.column(plant.soc_min_kwh, plant.soc_max_kwh) for _ in range(T + 1)]
+            m.row(plant.soc_kwh, plant.soc_kwh, {soc[0]: 1.0})
+            for t in range(T):
+                m.row(-inf, 0, {q[t]: 1.0, mode[t]: -plant.max_kw})  # discharge only if mode
+                m.row(-inf, plant.max_charge_kw, {c[t]: 1.0, mode[t]: plant.max_charge_kw})
+                m.row(
+                    0,
+                    0,
+                    {
+                        soc[t + 1]: 1.0,
+                        soc[t]: -1.0,
+                        c[t]: -h_hours * plant.charge_efficiency,
+                        q[t]: h_hours / plant.discharge_efficiency,
+                    },
+                )
+                output_terms[t][q[t]] = 1.0
+                output_terms[t][c[t]] = -1.0
+            if not problem.final_soc_free:
+                m.row(plant.soc_kwh, inf, {soc[T]: 1.0})
+            store_cols[plant.id] = (q, c, soc)
+            continue
+        top = problem.available_kw(plant)
+        p, u, s, d = [], [], [], []
+        for t in range(T):
+            fits = plant.min_kw <= top[t]
+            u.append(m.column(0, 1 if fits else 0, integer=True))
+            p.append(m.column(0, max(top[t], 0.0) if fits else 0, plant.cost * per_mwh))
+            s.append(m.column(0, 1, plant.startup_cost))
+            d.append(m.column(0, 1))
+            m.row(-inf, 0, {p[t]: 1.0, u[t]: -max(top[t], 0.0)})
+            m.row(0, inf, {p[t]: 1.0, u[t]: -plant.min_kw})
+            before = 1.0 if plant.running else 0.0
+            if t == 0:  # s0 >= u0 - before; d0 >= before - u0
+                m.row(-before, inf, {s[0]: 1.0, u[0]: -1.0})
+                m.row(before, inf, {d[0]: 1.0, u[0]: 1.0})
+            else:
+                m.row(0, inf, {s[t]: 1.0, u[t]: -1.0, u[t - 1]: 1.0})
+                m.row(0, inf, {d[t]: 1.0, u[t - 1]: -1.0, u[t]: 1.0})
+            output_terms[t][p[t]] = 1.0
+        up, down = (
+            problem.intervals(plant.min_up_minutes),
+            problem.intervals(plant.min_down_minutes),
+        )
+        for t in range(T):
+            if up > 1:
+                m.row(
+                    -inf, 0, {**{s[k]: 1.0 for k in range(max(0, t - up + 1), t + 1)}, u[t]: -1.0}
+                )
+            if down > 1:
+                m.row(
+                    -inf, 1, {**{d[k]: 1.0 for k in range(max(0, t - down + 1), t + 1)}, u[t]: 1.0}
+                )
+        dt = problem.resolution_minutes
+        if plant.ramp_up_kw_per_min is not None:
+            rise = plant.ramp_up_kw_per_min * dt
+            start = max(plant.min_kw, rise)
+            for t in range(1, T):  # p_t - p_t-1 <= rise u_t-1 + start (1 - u_t-1)
+                m.row(-inf, start, {p[t]: 1.0, p[t - 1]: -1.0, u[t - 1]: start - rise})
+        if plant.ramp_down_kw_per_min is not None:
+            fall = plant.ramp_down_kw_per_min * dt
+            stop = max(plant.min_kw, fall)
+            for t in range(1, T):  # p_t-1 - p_t <= fall u_t + stop (1 - u_t)
+                m.row(-inf, stop, {p[t - 1]: 1.0, p[t]: -1.0, u[t]: stop - fall})
+        unit_cols[plant.id] = (p, u)
+
+    unmet = []
+    for t in range(T):
+        demand = float(problem.demand_kw[t])
+        unmet.append(m.column(0, inf, problem.value_of_lost_load * per_mwh))
+        m.row(demand, demand, {**output_terms[t], unmet[-1]: 1.0})
+
+    h = m.solve(time_limit_s, target_gap)
+    info = h.getInfo()
+    values = np.asarray(h.getSolution().col_value) if h.getSolution().value_valid else None
+    model_status = h.getModelStatus()
+    if values is None or len(values) != len(m.lower):
+        return _all_off(problem, _trivial_bound(problem), started, info)
+
+    output = {}
+    socs = {}
+    states = {}
+    energy = startup = startups = 0.0
+    for plant in problem.plants:
+        if plant.id in store_cols:
+            q, c, soc = store_cols[plant.id]
+            output[plant.id] = [float(values[q[t]] - values[c[t]]) for t in range(T)]
+            socs[plant.id] = [float(values[k]) for k in soc]
+            energy += sum(plant.cost * values[q[t]] * per_mwh for t in range(T))
+        else:
+            p, u = unit_cols[plant.id]
+            on = [bool(values[k] > 0.5) for k in u]
+            if _state_is_free(problem, plant):  # on at 0 means nothing: say off
+                on = [now and values[p[t]] > 0 for t, now in enumerate(on)]
+            states[plant.id] = on
+            output[plant.id] = [float(values[p[t]]) if on[t] else 0.0 for t in range(T)]
+            energy += sum(plant.cost * kw * per_mwh for kw in output[plant.id])
+            previous = plant.running
+            for now in on:
+                if now and not previous:
+                    startups += 1
+                    startup += plant.startup_cost
+                previous = now
+    unmet_kw = [
+        float(problem.demand_kw[t]) - math.fsum(output[i][t] for i in output) for t in range(T)
+    ]
+    unmet_cost = problem.value_of_lost_load * per_mwh * math.fsum(max(0.0, x) for x in unmet_kw)
+    reached = model_status == highspy.HighsModelStatus.kOptimal
+    if m.integer:
+        bound = info.mip_dual_bound
+    else:  # a linear programme solved to optimality is its own bound
+        bound = info.objective_function_value if reached else -math.inf
+    if not math.isfinite(bound):
+        bound = _trivial_bound(problem)
+    return ScheduleAnswer(
+        output_kw=output,
+        soc_kwh=socs,
+        on=states,
+        unmet_kw=unmet_kw,
+        energy_cost=energy,
+        startup_cost=startup,
+        unmet_cost=unmet_cost,
+        startups=int(startups),
+        lower_bound=min(bound, energy + startup + unmet_cost),
+        status="optimal" if reached else "time_limit",
+        solve_time_s=time.perf_counter() - started,
+    )
+
+
+def _state_is_free(problem: ScheduleProblem, plant: SchedulePlant) -> bool:
+    """Whether being on at 0 kW or off is the same for ``plant`` under every rule: no
+    minimum output, no start-up cost, no minimum time longer than one interval."""
+    return (
+        plant.min_kw == 0
+        and plant.startup_cost == 0
+        and problem.intervals(plant.min_up_minutes) <= 1
+        and problem.intervals(plant.min_down_minutes) <= 1
+    )
+
+
+def _trivial_bound(problem: ScheduleProblem) -> float:
+    """No schedule costs less than every unit with a negative cost at its maximum
+    throughout, and nothing else paid."""
+    per_mwh = problem.hours / 1000
+    return sum(
+        min(0.0, p.cost) * p.max_kw * per_mwh * len(problem.demand_kw) for p in problem.plants
+    )
+
+
+def _all_off(problem: ScheduleProblem, bound: float, started: float, info) -> ScheduleAnswer:
+    T = len(problem.demand_kw)
+    per_mwh = problem.hours / 1000
+    return ScheduleAnswer(
+        output_kw={p.id: [0.0] * T for p in problem.plants},
+        soc_kwh={p.id: [p.soc_kwh] * (T + 1) for p in problem.plants if p.is_store},
+        on={p.id: [False] * T for p in problem.plants if not p.is_store},
+        unmet_kw=[float(d) for d in problem.demand_kw],
+        energy_cost=0.0,
+        startup_cost=0.0,
+        unmet_cost=problem.value_of_lost_load * per_mwh * math.fsum(problem.demand_kw),
+        startups=0,
+        lower_bound=bound,
+        status="no_schedule_found",
+        solve_time_s=time.perf_counter() - started,
+    )
+
+
+def check_schedule(problem: ScheduleProblem, answer: ScheduleAnswer) -> list[str]:
+    """Every way ``answer`` breaks DESIGN.md's rules 1–5 for ``problem`` (empty: it
+    keeps them all). Written apart from the solver, so that tests can trust it."""
+    problems: list[str] = []
+    T = len(problem.demand_kw)
+    tol = CHECK_TOLERANCE_KW
+    h = problem.hours
+    for plant in problem.plants:
+        out = answer.output_kw[plant.id]
+        if plant.is_store:
+            soc = answer.soc_kwh[plant.id]
+            if abs(soc[0] - plant.soc_kwh) > tol:
+                problems.append(f"{plant.id}: starts at {soc[0]}, not {plant.soc_kwh} kWh")
+            for t, kw in enumerate(out):
+                if not -plant.max_charge_kw - tol <= kw <= plant.max_kw + tol:
+                    problems.append(f"{plant.id}@{t}: {kw} kW outside its rates")
+                charge, discharge = max(0.0, -kw), max(0.0, kw)
+                expected = soc[t] + h * (
+                    plant.charge_efficiency * charge - discharge / plant.discharge_efficiency
+                )
+                if abs(soc[t + 1] - expected) > 1e-6 * max(1.0, plant.energy_kwh or 1.0):
+                    problems.append(f"{plant.id}@{t}: charge {soc[t + 1]} kWh, expected {expected}")
+            for t, value in enumerate(soc):
+                if not plant.soc_min_kwh - tol <= value <= plant.soc_max_kwh + tol:
+                    problems.append(f"{plant.id}: charge {value} kWh at boundary {t}")
+            if not problem.final_soc_free and soc[T] < plant.soc_kwh - tol:
+                problems.append(f"{plant.id}: ends at {soc[T]} kWh, below {plant.soc_kwh}")
+            continue
+        top = problem.available_kw(plant)
+        on = answer.on[plant.id]
+        for t, kw in enumerate(out):
+            if not on[t] and kw != 0:
+                problems.append(f"{plant.id}@{t}: off but {kw} kW")
+            if on[t] and not (plant.min_kw - tol <= kw <= top[t] + tol):
+                problems.append(f"{plant.id}@{t}: {kw} kW outside [{plant.min_kw}, {top[t]}]")
+        dt = problem.resolution_minutes
+        for t in range(1, T):
+            if plant.ramp_up_kw_per_min is not None:
+                rise = plant.ramp_up_kw_per_min * dt
+                limit = rise if on[t - 1] else max(plant.min_kw, rise)
+                if on[t] and out[t] - out[t - 1] > limit + tol:
+                    problems.append(f"{plant.id}@{t}: rises {out[t] - out[t - 1]} > {limit}")
+            if plant.ramp_down_kw_per_min is not None:
+                fall = plant.ramp_down_kw_per_min * dt
+                limit = fall if on[t] else max(plant.min_kw, fall)
+                if on[t - 1] and out[t - 1] - out[t] > limit + tol:
+                    problems.append(f"{plant.id}@{t}: falls {out[t - 1] - out[t]} > {limit}")
+        states = [plant.running, *on]
+        up, down = (
+            problem.intervals(plant.min_up_minutes),
+            problem.intervals(plant.min_down_minutes),
+        )
+        for t in range(T):
+            if states[t + 1] and not states[t]:  # started at t: on for `up` intervals
+                if not all(states[k + 1] for k in range(t, min(T, t + up))):
+                    problems.append(f"{plant.id}@{t}: started and stopped within {up} intervals")
+            if states[t] and not states[t + 1]:  # stopped at t: off for `down` intervals
+                if any(states[k + 1] for k in range(t, min(T, t + down))):
+                    problems.append(f"{plant.id}@{t}: stopped and restarted within {down}")
+    for t in range(T):
+        total = math.fsum(answer.output_kw[p.id][t] for p in problem.plants)
+        if total > problem.demand_kw[t] + tol:
+            problems.append(f"@{t}: delivers {total} kW > demand {problem.demand_kw[t]}")
+    return problems
+
+
+def plant_from_fields(values: dict, running_status: str = STATUS_RUNNING) -> SchedulePlant:
+    """A plant as the API shows it (``fleet.plant_as_dict``) as the schedule sees it."""
+    store = values.get("energy_capacity_kwh") is not None
+    return SchedulePlant(
+        id=values["id"],
+        max_kw=values["max_capacity"],
+        min_kw=values["min_capacity"],
+        cost=values["marginal_cost"],
+        running=values["status"] == running_status,
+        startup_cost=values.get("startup_cost") or 0.0,
+        ramp_up_kw_per_min=values.get("ramp_up_kw_per_min"),
+        ramp_down_kw_per_min=values.get("ramp_down_kw_per_min"),
+        min_up_minutes=values.get("min_up_minutes") or 0,
+        min_down_minutes=values.get("min_down_minutes") or 0,
+        energy_kwh=values.get("energy_capacity_kwh"),
+        soc_kwh=values.get("soc_kwh") or 0.0 if store else 0.0,
+        soc_min_kwh=values.get("soc_min_kwh") or 0.0 if store else 0.0,
+        soc_max_kwh=values.get("soc_max_kwh") or 0.0 if store else 0.0,
+        max_charge_kw=values.get("max_charge_kw") or 0.0 if store else 0.0,
+        charge_efficiency=values.get("charge_efficiency") or 0.95,
+        discharge_efficiency=values.get("discharge_efficiency") or 0.95,
+    )

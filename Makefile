@@ -85,6 +85,7 @@ benchmark: install-dev browser
 	$(BIN)/python -m benchmarks.dispatch_bench
 	$(BIN)/python -m benchmarks.api_bench
 	$(BIN)/python -m benchmarks.scale_bench
+	$(BIN)/python -m benchmarks.schedule_bench
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis

@@ -152,3 +152,31 @@ def test_every_answer_keeps_the_rules_and_is_bounded(plants, demand):
     assert answer.lower_bound <= answer.objective + 1e-6 * max(1, abs(answer.objective))
     all_off = 500 * problem.hours / 1000 * math.fsum(demand)
     assert answer.objective <= all_off + 1e-6 * max(1.0, all_off)
+    assert answer.marginal_price is None or len(answer.marginal_price) == len(demand)
+
+
+def test_the_marginal_price_is_the_cost_of_one_more_kwh_in_each_interval():
+    cheap = SchedulePlant(1, max_kw=100, cost=10)
+    dear = SchedulePlant(2, max_kw=100, cost=50)
+    problem = ScheduleProblem(
+        [cheap, dear], [50, 150, 250], resolution_minutes=HOURLY, value_of_lost_load=3000
+    )
+    answer = schedule(problem)
+    # Cheap sets the price, then dear, then only lost load can take one more kWh.
+    assert answer.marginal_price == pytest.approx([10, 50, 3000])
+
+
+def test_a_registered_store_is_scheduled_with_its_resolved_settings():
+    from vpp.schemas import PlantSchema
+    from vpp.services.schedule import plant_from_fields
+
+    values = PlantSchema().load(
+        {"name": "B", "kind": "battery", "max_capacity": 5, "energy_capacity_kwh": 10,
+         "status": "running", "min_up_minutes": 30}
+    )  # fmt: skip
+    plant = plant_from_fields({"id": 7, **values})
+    assert plant.is_store and plant.running
+    assert (plant.soc_kwh, plant.soc_min_kwh, plant.soc_max_kwh) == (5, 0, 10)
+    assert (plant.max_charge_kw, plant.charge_efficiency, plant.min_up_minutes) == (5, 0.95, 30)
+    plain = plant_from_fields({"id": 8, **PlantSchema().load({"name": "P", "max_capacity": 3})})
+    assert not plain.is_store and not plain.running

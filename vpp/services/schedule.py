@@ -23,7 +23,8 @@ answer independently); when HiGHS has no schedule by the time limit, the answer 
 HiGHS's dual bound, or, without one, the cheapest any schedule could possibly be.
 
 **Limits.** Slow beyond a few hundred units (DESIGN.md's targets are not met by this
-method); no marginal price per interval yet; availability is taken as given (no
+method: see benchmarks/schedule_bench.py); the marginal price of an interval is the
+balance's dual with the commitment fixed as scheduled; availability is taken as given (no
 clear-sky profiles here: they are the door's to compute).
 """
 
@@ -110,6 +111,10 @@ class ScheduleAnswer:
     lower_bound: float
     status: str  # "optimal" (the gap target reached), "time_limit", "no_schedule_found"
     solve_time_s: float
+    # Per interval, per MWh: what one more kWh of demand would cost, with every unit's
+    # and store's on/off and charge/discharge choices kept as scheduled. None when
+    # no schedule was found.
+    marginal_price: list[float] | None = None
     method: str = "monolithic-milp-highs"
 
     @property
@@ -139,8 +144,9 @@ class _Model:
             self.integer.append(len(self.lower) - 1)
         return len(self.lower) - 1
 
-    def row(self, lower: float, upper: float, terms: dict[int, float]) -> None:
+    def row(self, lower: float, upper: float, terms: dict[int, float]) -> int:
         self.rows.append((lower, upper, list(terms), list(terms.values())))
+        return len(self.rows) - 1
 
     def solve(self, time_limit_s: float, target_gap: float) -> highspy.Highs:
         h = highspy.Highs()
@@ -258,11 +264,11 @@ def schedule(
                 m.row(-inf, stop, {p[t - 1]: 1.0, p[t]: -1.0, u[t]: stop - fall})
         unit_cols[plant.id] = (p, u)
 
-    unmet = []
+    unmet, balance = [], []
     for t in range(T):
         demand = float(problem.demand_kw[t])
         unmet.append(m.column(0, inf, problem.value_of_lost_load * per_mwh))
-        m.row(demand, demand, {**output_terms[t], unmet[-1]: 1.0})
+        balance.append(m.row(demand, demand, {**output_terms[t], unmet[-1]: 1.0}))
 
     h = m.solve(time_limit_s, target_gap)
     info = h.getInfo()
@@ -306,6 +312,7 @@ def schedule(
         bound = info.objective_function_value if reached else -math.inf
     if not math.isfinite(bound):
         bound = _trivial_bound(problem)
+    prices = _marginal_prices(h, m, values, balance, per_mwh)
     return ScheduleAnswer(
         output_kw=output,
         soc_kwh=socs,
@@ -318,7 +325,29 @@ def schedule(
         lower_bound=min(bound, energy + startup + unmet_cost),
         status="optimal" if reached else "time_limit",
         solve_time_s=time.perf_counter() - started,
+        marginal_price=prices,
     )
+
+
+def _marginal_prices(
+    h: highspy.Highs, m: _Model, values: np.ndarray, balance: list[int], per_mwh: float
+) -> list[float] | None:
+    """The balance rows' duals with every binary fixed at its scheduled value (the
+    linear programme left is the dispatch of each interval given the commitment), per
+    MWh. None if that programme does not solve."""
+    if m.integer:
+        integer = np.array(m.integer, dtype=np.int32)
+        fixed = np.round(values[integer])
+        h.changeColsIntegrality(
+            len(integer), integer, np.array([highspy.HighsVarType.kContinuous] * len(integer))
+        )
+        h.changeColsBounds(len(integer), integer, fixed, fixed)
+        h.run()
+    solution = h.getSolution()
+    if h.getModelStatus() != highspy.HighsModelStatus.kOptimal or not solution.dual_valid:
+        return None
+    duals = solution.row_dual
+    return [float(duals[row]) / per_mwh for row in balance]
 
 
 def _state_is_free(problem: ScheduleProblem, plant: SchedulePlant) -> bool:
@@ -425,25 +454,26 @@ def check_schedule(problem: ScheduleProblem, answer: ScheduleAnswer) -> list[str
     return problems
 
 
-def plant_from_fields(values: dict, running_status: str = STATUS_RUNNING) -> SchedulePlant:
-    """A plant as the API shows it (``fleet.plant_as_dict``) as the schedule sees it."""
+def plant_from_fields(values: dict) -> SchedulePlant:
+    """A plant as the API shows it (``fleet.plant_as_dict``; not down) as the schedule
+    sees it. A store's settings are the resolved ones the registry keeps."""
     store = values.get("energy_capacity_kwh") is not None
     return SchedulePlant(
         id=values["id"],
         max_kw=values["max_capacity"],
         min_kw=values["min_capacity"],
         cost=values["marginal_cost"],
-        running=values["status"] == running_status,
+        running=values["status"] == STATUS_RUNNING,
         startup_cost=values.get("startup_cost") or 0.0,
         ramp_up_kw_per_min=values.get("ramp_up_kw_per_min"),
         ramp_down_kw_per_min=values.get("ramp_down_kw_per_min"),
         min_up_minutes=values.get("min_up_minutes") or 0,
         min_down_minutes=values.get("min_down_minutes") or 0,
-        energy_kwh=values.get("energy_capacity_kwh"),
-        soc_kwh=values.get("soc_kwh") or 0.0 if store else 0.0,
-        soc_min_kwh=values.get("soc_min_kwh") or 0.0 if store else 0.0,
-        soc_max_kwh=values.get("soc_max_kwh") or 0.0 if store else 0.0,
-        max_charge_kw=values.get("max_charge_kw") or 0.0 if store else 0.0,
-        charge_efficiency=values.get("charge_efficiency") or 0.95,
-        discharge_efficiency=values.get("discharge_efficiency") or 0.95,
+        energy_kwh=values["energy_capacity_kwh"] if store else None,
+        soc_kwh=values["soc_kwh"] if store else 0.0,
+        soc_min_kwh=values["soc_min_kwh"] if store else 0.0,
+        soc_max_kwh=values["soc_max_kwh"] if store else 0.0,
+        max_charge_kw=values["max_charge_kw"] if store else 0.0,
+        charge_efficiency=values["charge_efficiency"] if store else 0.95,
+        discharge_efficiency=values["discharge_efficiency"] if store else 0.95,
     )

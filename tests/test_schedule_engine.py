@@ -180,3 +180,19 @@ def test_a_registered_store_is_scheduled_with_its_resolved_settings():
     assert (plant.max_charge_kw, plant.charge_efficiency, plant.min_up_minutes) == (5, 0.95, 30)
     plain = plant_from_fields({"id": 8, **PlantSchema().load({"name": "P", "max_capacity": 3})})
     assert not plain.is_store and not plain.running
+
+
+@settings(max_examples=20, deadline=None)
+@given(
+    plants=st.lists(units | stores, min_size=1, max_size=4),
+    demand=st.lists(st.floats(0, 400), min_size=1, max_size=6),
+)
+def test_the_reductions_change_no_optimum(plants, demand):
+    """Units without binaries where their state changes nothing, and stores' binaries
+    added only when needed, give the optimum of the textbook programme."""
+    plants = [dataclasses.replace(p, id=i) for i, p in enumerate(plants, start=1)]
+    problem = ScheduleProblem(plants, demand, value_of_lost_load=500)
+    reduced = schedule(problem, time_limit_s=10, target_gap=0)
+    textbook = schedule(problem, time_limit_s=10, target_gap=0, reduce=False)
+    assert reduced.status == textbook.status == "optimal"
+    assert reduced.objective == pytest.approx(textbook.objective, rel=1e-6, abs=1e-6)

@@ -792,9 +792,25 @@ def _unit_outputs(prepared: PreparedFleet, exact: _Exact, allocation: _Allocatio
     return laid_out[arrays.to_id_order]
 
 
+class _Standing(NamedTuple):
+    """Where each unit stands in its range (boolean arrays, in id order)."""
+
+    on: np.ndarray
+    at_max: np.ndarray
+    at_min: np.ndarray
+    between: np.ndarray
+
+    @classmethod
+    def of(cls, arrays: _FleetArrays, unit_kw: np.ndarray) -> "_Standing":
+        on = unit_kw > 0
+        at_max = on & (unit_kw == arrays.unit_max)
+        at_min = on & ~at_max & (unit_kw == arrays.unit_min)
+        return cls(on, at_max, at_min, on & ~at_max & ~at_min)
+
+
 def _reason_codes(
     arrays: _FleetArrays,
-    unit_kw: np.ndarray,
+    standing: _Standing,
     marginal_cost: float | None,
     demand_kw: float,
     short: bool,
@@ -802,11 +818,8 @@ def _reason_codes(
     """Why each unit got its output (indices into ``_CODES``), every one true of it:
     on units by where they stand in their range, off ones by what kept them off.
     ``short``: the fleet does not meet the demand."""
-    on = unit_kw > 0
-    at_max = on & (unit_kw == arrays.unit_max)
-    at_min = on & ~at_max & (unit_kw == arrays.unit_min)
-    between = on & ~at_max & ~at_min
-    codes = np.full(len(unit_kw), _OFF_NO_FIT, dtype=np.int8)
+    at_max, at_min, between = standing.at_max, standing.at_min, standing.between
+    codes = np.full(len(at_max), _OFF_NO_FIT, dtype=np.int8)
     if marginal_cost is None:
         codes[:] = _OFF_NOT_NEEDED
     else:
@@ -821,15 +834,13 @@ def _reason_codes(
     return codes
 
 
-def _marginal_cost(arrays: _FleetArrays, unit_kw: np.ndarray) -> float | None:
+def _marginal_cost(arrays: _FleetArrays, standing: _Standing) -> float | None:
     """The dearest cost among units strictly between their bounds (they set the
     price); with none, the dearest unit that is on; None when all are off."""
-    on = unit_kw > 0
-    between = on & (unit_kw != arrays.unit_max) & (unit_kw != arrays.unit_min)
-    if between.any():
-        return float(arrays.unit_cost[between].max())
-    if on.any():
-        return float(arrays.unit_cost[on].max())
+    if standing.between.any():
+        return float(arrays.unit_cost[standing.between].max())
+    if standing.on.any():
+        return float(arrays.unit_cost[standing.on].max())
     return None
 
 
@@ -845,11 +856,12 @@ def _answer(
     arrays = prepared.arrays()
     unit_kw = _unit_outputs(prepared, exact, allocation)
     values = unit_kw.tolist()
-    on = unit_kw > 0
-    marginal_cost = _marginal_cost(arrays, unit_kw)
+    standing = _Standing.of(arrays, unit_kw)
+    on = standing.on
+    marginal_cost = _marginal_cost(arrays, standing)
     total = math.fsum(values)
     codes = _reason_codes(
-        arrays, unit_kw, marginal_cost, demand_kw, demand_kw - total > TOLERANCE_KW
+        arrays, standing, marginal_cost, demand_kw, demand_kw - total > TOLERANCE_KW
     )
     reasons = {
         _CODES[code]: arrays.ids[codes == code].tolist() for code in np.unique(codes).tolist()

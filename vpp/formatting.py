@@ -44,11 +44,6 @@ def format_power(kw: float | int | None) -> str:
     raise AssertionError("unreachable")
 
 
-def format_kw(kw: float | int | None) -> str:
-    """Exactly in kW with separators (forms and exports, where the unit is fixed)."""
-    return f"{format_number(kw, 4)} kW"
-
-
 def format_money(value: float | int | None, currency: str) -> str:
     """``€1,234.50``, ``−€3.00``, ``CHF 12.00``: two decimals, the currency's symbol
     where it has a common one, its code otherwise."""

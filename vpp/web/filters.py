@@ -12,7 +12,6 @@ def money(value: float | int | None) -> str:
 def register_filters(app: Flask) -> None:
     app.add_template_filter(formatting.format_number, "number")
     app.add_template_filter(formatting.format_power, "power")
-    app.add_template_filter(formatting.format_kw, "kw")
     app.add_template_filter(money, "money")
     app.add_template_filter(formatting.format_time, "when")
     app.add_template_filter(formatting.kind_label, "kind_label")

@@ -110,6 +110,14 @@ class PlantForm(VppForm):
 
     FIELDS = (*DISPATCH_FIELDS, *SCHEDULE_FIELDS, "version")
 
+    def schedule_fields_in_use(self) -> bool:
+        """Whether a schedule field holds something or has an error: then its section
+        of the form is shown open."""
+        return any(
+            getattr(self, name).errors or getattr(self, name).data not in (None, "", "0", 0)
+            for name in SCHEDULE_FIELDS
+        )
+
     def plant_data(self, *, drop_empty: bool) -> dict[str, str | None]:
         """The submitted values under the API's field names. With ``drop_empty`` an
         empty field is left out, so the rules' defaults apply (a new plant); on an

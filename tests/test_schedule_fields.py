@@ -215,3 +215,4 @@ def test_a_bad_schedule_field_is_shown_beside_it_and_opens_its_section(app, clie
     assert response.status_code == 422
     assert '<details class="schedule-fields" open>' in page
     assert 'href="#latitude"' in page and "Must be -90 to 90 degrees." in page
+    assert client.get("/api/plants/").get_json() == []  # nothing stored

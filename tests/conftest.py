@@ -41,6 +41,8 @@ def app(tmp_path, monkeypatch):
             "SQLALCHEMY_DATABASE_URI": fresh_database_url(tmp_path),
             # scrypt is right for real passwords, and too slow for hundreds of tests.
             "PASSWORD_HASH_METHOD": TEST_PASSWORD_HASH,
+            # Tests that solve schedules run their worker themselves.
+            "SCHEDULE_WORKER_THREADS": 0,
         }
     )
     app.test_client_class = FlaskLoginClient

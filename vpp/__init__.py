@@ -47,7 +47,19 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     register_template_helpers(app)
     register_static_versions(app)
     register_commands(app)
+    register_schedule_workers(app)
     return app
+
+
+def register_schedule_workers(app: Flask) -> None:
+    """The server's schedule workers start with its first request: after gunicorn
+    forks, and never in a ``flask`` command that only migrates or lists."""
+    from vpp.worker import EXTENSION_KEY, start_background_workers
+
+    @app.before_request
+    def start_workers() -> None:
+        if EXTENSION_KEY not in app.extensions:
+            start_background_workers(app)
 
 
 def register_static_versions(app: Flask) -> None:

@@ -111,4 +111,11 @@ def settings_from_environment(env: dict[str, str] | None = None) -> dict[str, An
         # or user) may spend this many seconds of solver time per minute, per server
         # process; past it, 429 with Retry-After.
         "PREVIEW_BUDGET_S_PER_MIN": _whole_number(env, "PREVIEW_BUDGET_S_PER_MIN", 10, 1),
+        # Schedules are solved by worker threads in each server process (0: none here;
+        # run `flask schedules worker` elsewhere). A running job whose worker has not
+        # written a heartbeat for SCHEDULE_LEASE_S seconds is taken over by another,
+        # at most SCHEDULE_MAX_ATTEMPTS times in all, then marked failed.
+        "SCHEDULE_WORKER_THREADS": _whole_number(env, "SCHEDULE_WORKER_THREADS", 1, 0),
+        "SCHEDULE_LEASE_S": _whole_number(env, "SCHEDULE_LEASE_S", 30, 1),
+        "SCHEDULE_MAX_ATTEMPTS": _whole_number(env, "SCHEDULE_MAX_ATTEMPTS", 2, 1),
     }

@@ -55,3 +55,16 @@ ROLE_OPERATOR = "operator"  # also registers, edits, retires plants and dispatch
 ROLE_ADMIN = "admin"  # also manages users and API tokens, reads the audit log
 ROLES = (ROLE_VIEWER, ROLE_OPERATOR, ROLE_ADMIN)
 USERNAME_MAX_LENGTH = 50
+
+# A schedule's life (DESIGN.md, "Schedules"): queued, then running on one worker,
+# then done or failed (with a reason).
+SCHEDULE_QUEUED = "queued"
+SCHEDULE_RUNNING = "running"
+SCHEDULE_DONE = "done"
+SCHEDULE_FAILED = "failed"
+SCHEDULE_STATUSES = (SCHEDULE_QUEUED, SCHEDULE_RUNNING, SCHEDULE_DONE, SCHEDULE_FAILED)
+SCHEDULE_RESOLUTIONS = (5, 15, 30, 60)
+# Where a plant's availability in a schedule came from.
+AVAILABILITY_REQUEST = "request"
+AVAILABILITY_CLEAR_SKY = "clear_sky"
+AVAILABILITY_FULL = "full"

@@ -12,6 +12,7 @@ from vpp.domain import (
     PLANT_KINDS,
     PLANT_STATUSES,
     ROLES,
+    SCHEDULE_STATUSES,
     USERNAME_MAX_LENGTH,
 )
 from vpp.extensions import db
@@ -315,3 +316,61 @@ class AuditEvent(db.Model):
     target: Mapped[str] = mapped_column(sa.String(120))
     before: Mapped[str | None] = mapped_column(sa.Text)
     after: Mapped[str | None] = mapped_column(sa.Text)
+
+
+class Schedule(db.Model):
+    """A schedule asked for (the demand profile and options, as sent), and its life
+    as a job: ``queued``, ``running`` on one worker (``worker``, ``attempts``,
+    ``heartbeat_at``: a running job whose heartbeat stops is taken over or failed,
+    see ``vpp.services.schedule_jobs``), then ``done`` with its ``result`` or
+    ``failed`` with its ``error``. Each plant's part is a ``SchedulePlantRow``."""
+
+    __tablename__ = "schedule"
+    __table_args__ = (
+        sa.CheckConstraint(_one_of("status", SCHEDULE_STATUSES), name="schedule_status_known"),
+        {"sqlite_autoincrement": True},
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=_utcnow, index=True)
+    created_by: Mapped[str] = mapped_column(sa.String(120))
+    status: Mapped[str] = mapped_column(sa.String(10), index=True)
+    error: Mapped[str | None] = mapped_column(sa.Text)
+    start: Mapped[datetime] = mapped_column(UtcDateTime)
+    resolution_minutes: Mapped[int] = mapped_column(sa.Integer)
+    demand: Mapped[list] = mapped_column(sa.JSON)
+    # value_of_lost_load, final_soc, time_limit_s, target_gap, availability.
+    options: Mapped[dict] = mapped_column(sa.JSON)
+    attempts: Mapped[int] = mapped_column(sa.Integer, default=0)
+    worker: Mapped[str | None] = mapped_column(sa.String(120))
+    heartbeat_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    started_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    finished_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    # objective, lower_bound, gap, elapsed_s: the solver's latest, while it runs.
+    progress: Mapped[dict | None] = mapped_column(sa.JSON)
+    # The answer's totals and per-interval series (see schedule_jobs.result_summary).
+    result: Mapped[dict | None] = mapped_column(sa.JSON)
+    plant_count: Mapped[int | None] = mapped_column(sa.Integer)
+
+
+class SchedulePlantRow(db.Model):
+    """One plant's part in a done schedule, with its name and kind as they were.
+    ``plant_id`` is not a foreign key: the plant may be deleted later."""
+
+    __tablename__ = "schedule_plant"
+    __table_args__ = (
+        sa.UniqueConstraint("schedule_id", "plant_id"),
+        sa.Index("ix_schedule_plant_schedule_kind", "schedule_id", "kind"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    schedule_id: Mapped[int] = mapped_column(sa.ForeignKey("schedule.id", ondelete="CASCADE"))
+    plant_id: Mapped[int] = mapped_column(sa.Integer)
+    name: Mapped[str] = mapped_column(sa.String(NAME_MAX_LENGTH))
+    kind: Mapped[str] = mapped_column(sa.String(20))
+    output: Mapped[list] = mapped_column(sa.JSON)  # kW per interval (a store's signed)
+    soc: Mapped[list | None] = mapped_column(sa.JSON)  # kWh at the T + 1 boundaries
+    startups: Mapped[int] = mapped_column(sa.Integer)
+    energy_kwh: Mapped[float] = mapped_column(sa.Float)
+    cost: Mapped[float] = mapped_column(sa.Float)
+    availability_source: Mapped[str] = mapped_column(sa.String(20))

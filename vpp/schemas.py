@@ -8,6 +8,7 @@ so a rule such as ``min_capacity <= max_capacity`` lives in exactly one place.
 import math
 import re
 import unicodedata
+from datetime import UTC, datetime
 from typing import Any
 
 from marshmallow import (
@@ -29,6 +30,8 @@ from vpp.domain import (
     PLANT_STATUSES,
     REASON_CODES,
     ROLES,
+    SCHEDULE_RESOLUTIONS,
+    SCHEDULE_STATUSES,
     USERNAME_MAX_LENGTH,
 )
 
@@ -728,3 +731,228 @@ class ErrorSchema(Schema):
         values=fields.List(fields.String()),
         metadata={"description": "For validation errors: the offending fields."},
     )
+
+
+# Schedules (DESIGN.md, "Schedules").
+MAX_HORIZON_MINUTES = 7 * 24 * 60
+DEFAULT_RESOLUTION_MINUTES = 15
+DEFAULT_VALUE_OF_LOST_LOAD = 10_000.0
+DEFAULT_SCHEDULE_TIME_LIMIT_S = 30.0
+MAX_SCHEDULE_TIME_LIMIT_S = 3600.0
+DEFAULT_TARGET_GAP = 0.01
+FINAL_SOC_KEEP = "keep"
+FINAL_SOC_FREE = "free"
+
+
+def next_aligned(moment: datetime, resolution_minutes: int) -> datetime:
+    """The first moment at or after ``moment`` (UTC) on a ``resolution_minutes``
+    boundary."""
+    moment = moment.astimezone(UTC)
+    step = resolution_minutes * 60
+    seconds = moment.timestamp()
+    return datetime.fromtimestamp(math.ceil(seconds / step) * step, UTC)
+
+
+class _Share(FiniteFloat):
+    def __init__(self, **kwargs):
+        super().__init__(
+            validate=validate.Range(min=0, max=1, error="Must be between 0 and 1."), **kwargs
+        )
+
+
+class ScheduleRequestSchema(Schema):
+    """A schedule asked for: only ``demand`` is required."""
+
+    class Meta:
+        unknown = RAISE
+
+    start = fields.AwareDateTime(
+        default_timezone=UTC,
+        metadata={
+            "description": "ISO 8601 (UTC if no offset), on a boundary of the resolution; "
+            "default: the next one from now."
+        },
+    )
+    resolution_minutes = WholeNumber(
+        load_default=DEFAULT_RESOLUTION_MINUTES,
+        validate=validate.OneOf(SCHEDULE_RESOLUTIONS),
+        metadata={"description": "Minutes per interval: 5, 15 (default), 30 or 60."},
+    )
+    demand = fields.List(
+        FiniteFloat(
+            validate=validate.Range(
+                min=0, max=MAX_DEMAND_KW, error=f"Must be 0 to {MAX_DEMAND_KW:,.0f} kW."
+            )
+        ),
+        required=True,
+        validate=validate.Length(min=1, error="Give at least one interval."),
+        metadata={"description": "kW to deliver in each interval, >= 0."},
+    )
+    availability = fields.Dict(
+        keys=fields.String(
+            validate=validate.Regexp(r"^[1-9][0-9]{0,17}$", error="Not a plant id.")
+        ),
+        values=fields.List(_Share()),
+        load_default=dict,
+        metadata={
+            "description": "Plant id -> its availability in each interval (0 to 1, "
+            "times its maximum). Default: a solar plant with a location gets its "
+            "clear-sky profile, every other plant 1."
+        },
+    )
+    value_of_lost_load = FiniteFloat(
+        load_default=DEFAULT_VALUE_OF_LOST_LOAD,
+        validate=validate.Range(min=0, min_inclusive=False, max=MAX_ABS_COST),
+        metadata={"description": "Cost of each MWh not delivered (default 10,000)."},
+    )
+    final_soc = fields.String(
+        load_default=FINAL_SOC_KEEP,
+        validate=validate.OneOf((FINAL_SOC_KEEP, FINAL_SOC_FREE)),
+        metadata={"description": "keep (default): every store ends no lower than it starts."},
+    )
+    time_limit_s = FiniteFloat(
+        load_default=DEFAULT_SCHEDULE_TIME_LIMIT_S,
+        validate=validate.Range(min=0, min_inclusive=False, max=MAX_SCHEDULE_TIME_LIMIT_S),
+        metadata={"description": "Seconds of solving at most (default 30)."},
+    )
+    target_gap = FiniteFloat(
+        load_default=DEFAULT_TARGET_GAP,
+        validate=validate.Range(min=0, max=1),
+        metadata={"description": "Stop once the proven gap is this small (default 0.01)."},
+    )
+
+    @validates_schema
+    def check_horizon(self, data, **_kwargs):
+        resolution = data.get("resolution_minutes")
+        demand = data.get("demand")
+        if resolution is None or demand is None:
+            return
+        if len(demand) * resolution > MAX_HORIZON_MINUTES:
+            raise ValidationError(
+                f"At most {MAX_HORIZON_MINUTES // resolution:,} intervals of "
+                f"{resolution} minutes (7 days).",
+                "demand",
+            )
+        start = data.get("start")
+        if start is not None and next_aligned(start, resolution) != start.astimezone(UTC):
+            raise ValidationError(
+                f"Must be on a {resolution}-minute boundary, such as "
+                f"{next_aligned(start, resolution).isoformat()}.",
+                "start",
+            )
+        for plant_id, shares in (data.get("availability") or {}).items():
+            if len(shares) != len(demand):
+                raise ValidationError(
+                    {
+                        plant_id: [
+                            f"Give {len(demand)} values, one per interval, not {len(shares)}."
+                        ]
+                    },
+                    "availability",
+                )
+
+    @post_load
+    def fill_start(self, data, **_kwargs):
+        if "start" not in data:
+            data["start"] = next_aligned(datetime.now(UTC), data["resolution_minutes"])
+        data["start"] = data["start"].astimezone(UTC)
+        data["availability"] = {int(k): v for k, v in data["availability"].items()}
+        return data
+
+
+class ScheduleProgressSchema(Schema):
+    objective = fields.Float(allow_none=True)
+    lower_bound = fields.Float(allow_none=True)
+    gap = fields.Float(allow_none=True)
+    elapsed_s = fields.Float()
+
+
+class ScheduleSchema(Schema):
+    """A schedule: its request, where its job stands, and when done its totals."""
+
+    id = fields.Integer()
+    status = fields.String(metadata={"enum": list(SCHEDULE_STATUSES)})
+    error = fields.String(allow_none=True)
+    created_at = fields.DateTime()
+    created_by = fields.String()
+    start = fields.DateTime()
+    resolution_minutes = fields.Integer()
+    demand = fields.List(fields.Float())
+    attempts = fields.Integer()
+    progress = fields.Nested(ScheduleProgressSchema, allow_none=True)
+    delivered = fields.List(fields.Float(), metadata={"description": "kW per interval."})
+    unmet = fields.List(fields.Float(), metadata={"description": "kW per interval."})
+    marginal_price = fields.List(
+        fields.Float(),
+        allow_none=True,
+        metadata={"description": "Per MWh, per interval (null if it could not be priced)."},
+    )
+    objective = fields.Float()
+    energy_cost = fields.Float()
+    startup_cost = fields.Float()
+    unmet_cost = fields.Float()
+    startups = fields.Integer()
+    unmet_energy_kwh = fields.Float()
+    lower_bound = fields.Float()
+    gap = fields.Float()
+    optimal = fields.Boolean()
+    solve_time_ms = fields.Float()
+    method = fields.String()
+    plant_count = fields.Integer(
+        allow_none=True, metadata={"description": "Plants scheduled (not down); once done."}
+    )
+    solver_status = fields.String(
+        metadata={"description": "optimal, time_limit or no_schedule_found (then all off)."}
+    )
+    by_kind = fields.Dict(
+        keys=fields.String(),
+        values=fields.List(fields.Float()),
+        metadata={"description": "Kind -> the kinds' summed output, kW per interval."},
+    )
+    stored_energy_kwh = fields.List(
+        fields.Float(), metadata={"description": "The stores' summed energy at each boundary."}
+    )
+    availability_sources = fields.Dict(
+        keys=fields.String(),
+        values=fields.Integer(),
+        metadata={"description": "request, clear_sky or full -> how many plants."},
+    )
+
+
+class SchedulePageSchema(PageSchema):
+    items = fields.List(fields.Nested(ScheduleSchema))
+
+
+class SchedulePlantSchema(Schema):
+    id = fields.Integer(metadata={"description": "The plant's id."})
+    name = fields.String()
+    kind = fields.String()
+    output = fields.List(fields.Float(), metadata={"description": "kW per interval."})
+    soc = fields.List(fields.Float(), allow_none=True)
+    startups = fields.Integer()
+    energy_kwh = fields.Float()
+    cost = fields.Float()
+    availability_source = fields.String()
+
+
+class SchedulePlantPageSchema(PageSchema):
+    items = fields.List(fields.Nested(SchedulePlantSchema))
+
+
+SCHEDULE_ROW_SORTS = ("plant_id", "name", "energy", "cost", "startups")
+
+
+class SchedulePlantQuerySchema(Schema):
+    class Meta:
+        unknown = RAISE
+
+    page = WholeNumber(load_default=1, validate=validate.Range(min=1, max=MAX_PAGE))
+    per_page = WholeNumber(load_default=50, validate=validate.Range(min=1, max=MAX_PER_PAGE))
+    kind = fields.String(validate=validate.OneOf(PLANT_KINDS))
+    q = fields.String(
+        validate=[validate.Length(min=1, max=NAME_MAX_LENGTH), reject_control_characters]
+    )
+    startups = fields.Boolean(
+        load_default=False, metadata={"description": "Only plants started at least once."}
+    )
+    sort = fields.String(load_default="plant_id", validate=validate.OneOf(SCHEDULE_ROW_SORTS))

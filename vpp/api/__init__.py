@@ -29,6 +29,7 @@ def register_api(app: Flask) -> None:
     from vpp.api.docs import bp as docs_bp
     from vpp.api.fleet import blp as fleet_blp
     from vpp.api.plants import blp as plants_blp
+    from vpp.api.schedules import blp as schedules_blp
     from vpp.api.spec import CommonAnswers
 
     api.ma_plugin.converter.add_attribute_function(range_exclusivity)
@@ -37,7 +38,7 @@ def register_api(app: Flask) -> None:
     api.spec.plugins.append(answers)
     # Referred to by hand where one answer may take two shapes (vpp.api.plants).
     api.spec.components.schema("PlantPage", schema=PlantPageSchema)
-    for blueprint in (plants_blp, fleet_blp, dispatches_blp, audit_blp):
+    for blueprint in (plants_blp, fleet_blp, dispatches_blp, schedules_blp, audit_blp):
         csrf.exempt(blueprint)  # JSON only: see vpp.api.common.require_json_body
         api.register_blueprint(blueprint)
     app.register_blueprint(docs_bp)

@@ -11,6 +11,7 @@ from flask.cli import FlaskGroup
 
 from vpp.cli.dispatch import aggregate_command, dispatch_command, dispatches_cli
 from vpp.cli.plants import plants_cli
+from vpp.cli.schedules import schedules_cli
 from vpp.cli.tokens import tokens_cli
 from vpp.cli.users import users_cli
 
@@ -20,6 +21,7 @@ def register_commands(app: Flask) -> None:
     app.cli.add_command(aggregate_command)
     app.cli.add_command(dispatch_command)
     app.cli.add_command(dispatches_cli)
+    app.cli.add_command(schedules_cli)
     app.cli.add_command(users_cli)
     app.cli.add_command(tokens_cli)
 
@@ -27,7 +29,8 @@ def register_commands(app: Flask) -> None:
 VPP_HELP = """VPP, the Virtual Power Plant: the administrator's commands.
 
 Register plants (plants), see the fleet's capacity (aggregate), dispatch a demand
-(dispatch) and read the history (dispatches); manage who logs in (users) and the
+(dispatch) and read the history (dispatches); plan the fleet over the next hours
+(schedules); manage who logs in (users) and the
 API's bearer tokens (tokens); build the database (db upgrade). The same as
 `flask COMMAND`. Settings come from the environment (DATABASE_URL, CURRENCY...,
 see the README); every failure is one `Error:` line and exit status 1.

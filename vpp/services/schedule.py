@@ -34,14 +34,35 @@ clear-sky profiles here: they are the door's to compute).
 """
 
 import math
+import os
+import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import highspy
 import numpy as np
 
 from vpp.domain import STATUS_RUNNING
+
+
+def _silence_banner() -> None:
+    """HiGHS prints its banner on standard output when a process makes its first
+    solver; made here with standard output closed, so that a command's ``--json``
+    output stays JSON."""
+    sys.stdout.flush()
+    saved = os.dup(1)
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, 1)
+        os.close(devnull)
+        highspy.Highs()
+    finally:
+        os.dup2(saved, 1)
+        os.close(saved)
+
+
+_silence_banner()
 
 DEFAULT_VALUE_OF_LOST_LOAD = 10_000.0  # per MWh
 # Output within this of a bound counts as on the bound (kW), in the checker.
@@ -153,7 +174,9 @@ class _Model:
         self.rows.append((lower, upper, list(terms), list(terms.values())))
         return len(self.rows) - 1
 
-    def solve(self, time_limit_s: float, target_gap: float) -> highspy.Highs:
+    def solve(
+        self, time_limit_s: float, target_gap: float, progress: "Progress | None" = None
+    ) -> highspy.Highs:
         h = highspy.Highs()
         h.setOptionValue("output_flag", False)
         h.setOptionValue("time_limit", float(time_limit_s))
@@ -180,8 +203,32 @@ class _Model:
                 np.array(self.integer, dtype=np.int32),
                 np.array([highspy.HighsVarType.kInteger] * len(self.integer)),
             )
+        if progress is not None:
+            _watch(h, progress)
         h.run()
         return h
+
+
+# Told the best objective and the proven bound (None while unknown) as the solver
+# goes; answers True to stop the solve (the best schedule so far is kept).
+Progress = Callable[[float | None, float | None], bool]
+
+
+def _watch(h: highspy.Highs, progress: Progress) -> None:
+    def on_mip(event) -> None:
+        primal, dual = event.data_out.mip_primal_bound, event.data_out.mip_dual_bound
+        if progress(
+            primal if math.isfinite(primal) else None, dual if math.isfinite(dual) else None
+        ):
+            event.interrupt = True
+
+    def on_linear(event) -> None:
+        if progress(None, None):
+            event.interrupt = True
+
+    h.cbMipInterrupt.subscribe(on_mip)
+    h.cbSimplexInterrupt.subscribe(on_linear)
+    h.cbIpmInterrupt.subscribe(on_linear)
 
 
 @dataclass(slots=True)
@@ -311,6 +358,7 @@ def schedule(
     time_limit_s: float = 10.0,
     target_gap: float = 1e-4,
     reduce: bool = True,
+    progress: Progress | None = None,
 ) -> ScheduleAnswer:
     """The best schedule HiGHS finds for ``problem`` within ``time_limit_s``, with a
     proven lower bound (see the module docstring).
@@ -325,7 +373,7 @@ def schedule(
     bound = -math.inf
     while True:
         built = _build(problem, exclusive, reduce)
-        h = built.model.solve(max(0.01, deadline - time.perf_counter()), target_gap)
+        h = built.model.solve(max(0.01, deadline - time.perf_counter()), target_gap, progress)
         info = h.getInfo()
         reached = h.getModelStatus() == highspy.HighsModelStatus.kOptimal
         if built.model.integer:

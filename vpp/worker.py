@@ -1,0 +1,199 @@
+"""The background door: workers that solve queued schedules (``vpp.services.
+schedule_jobs`` says how the queue works). Like the other doors it owns the
+transactions: a claim, each heartbeat, and the answer with every plant's part are each
+committed whole or not at all.
+
+Workers run as threads in each server process (``SCHEDULE_WORKER_THREADS``, default 1,
+started with the first request, so after gunicorn forks) and as ``flask schedules
+worker`` processes.
+"""
+
+import logging
+import os
+import socket
+import threading
+import time
+from typing import Any
+
+import sqlalchemy as sa
+from flask import Flask, current_app
+
+from vpp.extensions import db
+from vpp.services import schedule_jobs
+from vpp.services.schedule import schedule
+from vpp.transactions import transaction
+
+log = logging.getLogger(__name__)
+
+EXTENSION_KEY = "vpp.schedule_workers"
+
+
+def worker_name() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}:{threading.get_ident()}"
+
+
+def claim(worker: str, schedule_id: int | None = None) -> int | None:
+    """Take the oldest takeable job (or only ``schedule_id``); its id, or None if
+    there is none or other workers took them first. Each try is its own transaction."""
+    candidates = schedule_jobs.claim_candidates(schedule_id)
+    db.session.rollback()
+    for candidate in candidates:
+        with transaction():
+            taken = schedule_jobs.try_claim(candidate, worker)
+        if taken:
+            return candidate
+    return None
+
+
+def fail_abandoned() -> int:
+    with transaction():
+        return schedule_jobs.fail_abandoned()
+
+
+class _Heartbeat:
+    """Beats for a running job every third of the lease, in its own thread and
+    session, with the solver's latest progress; notices when the job is no longer
+    this worker's (the solve is then told to stop)."""
+
+    def __init__(self, app: Flask, schedule_id: int, worker: str, lease_s: float):
+        self.app, self.schedule_id, self.worker = app, schedule_id, worker
+        self.interval = max(0.2, lease_s / 3)
+        self.started = time.perf_counter()
+        self.objective: float | None = None
+        self.bound: float | None = None
+        self.lost = threading.Event()
+        self.done = threading.Event()
+        self.thread = threading.Thread(target=self._run, daemon=True, name="vpp-heartbeat")
+
+    def __enter__(self) -> "_Heartbeat":
+        self.thread.start()
+        return self
+
+    def __exit__(self, *_exc) -> None:
+        self.done.set()
+        self.thread.join()
+
+    def report(self, objective: float | None, bound: float | None) -> bool:
+        """The solver's progress callback: keeps the latest figures; True (stop) once
+        the job is no longer this worker's."""
+        if objective is not None:
+            self.objective = objective
+        if bound is not None:
+            self.bound = bound
+        return self.lost.is_set()
+
+    def progress(self) -> dict[str, Any]:
+        gap = None
+        if self.objective is not None and self.bound is not None:
+            gap = max(0.0, (self.objective - self.bound) / max(abs(self.objective), 1.0))
+        return {
+            "objective": self.objective,
+            "lower_bound": self.bound,
+            "gap": gap,
+            "elapsed_s": round(time.perf_counter() - self.started, 3),
+        }
+
+    def _run(self) -> None:
+        with self.app.app_context():
+            while not self.done.wait(self.interval):
+                try:
+                    with transaction():
+                        mine = schedule_jobs.beat(self.schedule_id, self.worker, self.progress())
+                except sa.exc.SQLAlchemyError:  # the database is out: try at the next beat
+                    log.warning("schedule %s: heartbeat not written", self.schedule_id)
+                    continue
+                if not mine:
+                    self.lost.set()
+                    return
+            db.session.remove()
+
+
+def run(schedule_id: int, worker: str) -> str:
+    """Solve a job ``worker`` has claimed and keep its answer (or its failure, with
+    the reason). Returns "done", "failed" or "lost" (taken over meanwhile)."""
+    lease_s, _ = schedule_jobs.settings()
+    record = schedule_jobs.get_schedule(schedule_id)
+    options = dict(record.options)
+    app = current_app._get_current_object()
+    with _Heartbeat(app, schedule_id, worker, lease_s) as heartbeat:
+        try:
+            problem, plants, sources = schedule_jobs.build_problem(record)
+            db.session.rollback()  # no read transaction held open while solving
+            answer = schedule(
+                problem,
+                time_limit_s=options["time_limit_s"],
+                target_gap=options["target_gap"],
+                progress=heartbeat.report,
+            )
+        except sa.exc.SQLAlchemyError:
+            raise  # the database, not the job: its heartbeat stops, it is retried
+        except Exception as exc:  # noqa: BLE001 — any other failure is the job's, said on it
+            db.session.rollback()
+            log.exception("schedule %s failed", schedule_id)
+            with transaction():
+                schedule_jobs.mark_failed(schedule_id, worker, f"{exc.__class__.__name__}: {exc}")
+            return "failed"
+    if heartbeat.lost.is_set():
+        return "lost"
+    with transaction():
+        kept = schedule_jobs.keep_answer(schedule_id, worker, problem, answer, plants, sources)
+    return "done" if kept else "lost"
+
+
+def work(
+    app: Flask,
+    stop: threading.Event,
+    *,
+    once: bool = False,
+    schedule_id: int | None = None,
+    poll_s: float = 1.0,
+) -> int:
+    """Claim and solve jobs until ``stop`` is set (with ``once``: until none is
+    waiting). Returns how many it solved."""
+    solved = 0
+    name = worker_name()
+    with app.app_context():
+        while not stop.is_set():
+            try:
+                fail_abandoned()
+                claimed = claim(name, schedule_id)
+            except sa.exc.SQLAlchemyError:
+                if once:
+                    raise
+                log.warning("schedule worker: the database is out; trying again")
+                claimed = None
+            if claimed is None:
+                if once:
+                    return solved
+                stop.wait(poll_s)
+                continue
+            try:
+                run(claimed, name)
+                solved += 1
+            except sa.exc.SQLAlchemyError:  # its heartbeat stops: retried after the lease
+                db.session.rollback()
+                log.exception("schedule %s: the database failed while it ran", claimed)
+                if once:
+                    raise
+            db.session.remove()
+    return solved
+
+
+_started_lock = threading.Lock()
+
+
+def start_background_workers(app: Flask) -> None:
+    """The server's own workers: ``SCHEDULE_WORKER_THREADS`` threads, started once per
+    process."""
+    with _started_lock:
+        if EXTENSION_KEY in app.extensions:
+            return
+        count = int(app.config["SCHEDULE_WORKER_THREADS"])
+        stop = threading.Event()
+        threads = [
+            threading.Thread(target=work, args=(app, stop), daemon=True, name=f"vpp-schedules-{i}")
+            for i in range(count)
+        ]
+        app.extensions[EXTENSION_KEY] = (stop, threads)
+        for thread in threads:
+            thread.start()

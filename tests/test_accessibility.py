@@ -4,14 +4,17 @@ scrolls sideways. Pages are loaded with a demo fleet and a recorded dispatch, so
 that tables, charts and forms are all on them."""
 
 import re
+import threading
 from pathlib import Path
 
 import pytest
 from playwright.sync_api import Page, expect
 
 from tests.helpers import PASSWORDS, add_plants
+from vpp import worker
 from vpp.demo import demo_plants
-from vpp.services import dispatch_runs
+from vpp.extensions import db
+from vpp.services import dispatch_runs, schedule_jobs
 from vpp.transactions import transaction
 
 pytestmark = pytest.mark.browser
@@ -38,12 +41,18 @@ OVERFLOW = """() => {
 
 @pytest.fixture
 def loaded(app):
-    """A demo fleet and one recorded dispatch."""
+    """A demo fleet, one recorded dispatch and one solved schedule."""
     add_plants(app, *demo_plants())
     with app.app_context(), transaction():
         record = dispatch_runs.commit_dispatch(5000, actor="tests")
         plant_id = record.allocations[0].plant_id
-    return {"dispatch": record.id, "plant": plant_id}
+    with app.app_context():
+        with transaction():
+            asked = schedule_jobs.load_request({"demand": [3000.0 + 100 * t for t in range(96)]})
+            schedule_id = schedule_jobs.submit(asked, actor="tests").id
+        db.session.remove()
+    worker.work(app, threading.Event(), once=True)
+    return {"dispatch": record.id, "plant": plant_id, "schedule": schedule_id}
 
 
 def pages(loaded) -> list[str]:
@@ -52,6 +61,8 @@ def pages(loaded) -> list[str]:
         f"/plants/{loaded['plant']}/edit",
         "/dispatches",
         f"/dispatches/{loaded['dispatch']}",
+        "/schedules",
+        f"/schedules/{loaded['schedule']}",
         "/admin/users",
         "/admin/tokens",
         "/admin/audit",

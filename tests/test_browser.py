@@ -5,12 +5,14 @@ among them) do not resolve, as in an air-gapped control room."""
 import os
 import re
 import shutil
+import threading
 
 import pytest
 import sqlalchemy as sa
 from playwright.sync_api import Page, expect
 
 from tests.helpers import PASSWORDS, add_plants, fleet_snapshot
+from vpp import worker
 from vpp.demo import demo_plants
 from vpp.extensions import db
 from vpp.models import Dispatch
@@ -312,3 +314,42 @@ def test_the_plant_form_shows_storage_for_batteries_and_location_for_solar(
     page.get_by_label("Longitude (°E)").fill("4.9")
     page.get_by_role("button", name="Add plant").click()
     expect(page.locator("#fleet-table tbody tr", has_text="Roof")).to_be_visible()
+
+
+def test_a_schedule_is_planned_from_the_page_and_its_charts_draw(app, live_server, page: Page):
+    """The operator's whole path: the Schedules page, a built-in shape, Plan; the page
+    waits (reloading itself) while a worker solves, then draws the plan."""
+    add_plants(app, *FLEET)
+    stop = threading.Event()
+    solver = threading.Thread(target=worker.work, args=(app, stop), kwargs={"poll_s": 0.2})
+    solver.start()
+    refused = []
+    page.on(
+        "console",
+        lambda message: (
+            refused.append(message.text) if "Content Security Policy" in message.text else None
+        ),
+    )
+    try:
+        log_in(page, live_server)
+        page.goto(live_server.url("/"))
+        page.get_by_role("link", name="Schedules").first.click()
+        page.locator("#shape").select_option("evening_peak")
+        page.get_by_label("Peak (% of available capacity)").fill("80")
+        page.get_by_label("Time limit (s)").fill("10")
+        page.get_by_role("button", name="Plan").click()
+        expect(page).to_have_url(re.compile(r"/schedules/1#schedule-status$"))
+        expect(page.get_by_test_id("gap")).to_be_visible(timeout=30_000)
+        for chart in ("schedule-output-chart", "schedule-price-chart", "schedule-storage-chart"):
+            drawn = wait_for_chart(page, chart)
+            assert drawn["drawn"] > 0.01 * drawn["total"], (chart, drawn)
+        datasets = page.evaluate(
+            "() => Chart.getChart(document.getElementById('schedule-output-chart'))"
+            ".data.datasets.map(d => d.label)"
+        )
+        assert "Demand" in datasets and "Unmet demand" in datasets and "Wind" in datasets
+        expect(page.locator("#schedule-plant-table")).to_contain_text("Ridge wind")
+    finally:
+        stop.set()
+        solver.join()
+    assert refused == []

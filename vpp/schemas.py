@@ -802,7 +802,12 @@ class ScheduleRequestSchema(Schema):
     )
     value_of_lost_load = FiniteFloat(
         load_default=DEFAULT_VALUE_OF_LOST_LOAD,
-        validate=validate.Range(min=0, min_inclusive=False, max=MAX_ABS_COST),
+        validate=validate.Range(
+            min=0,
+            min_inclusive=False,
+            max=MAX_ABS_COST,
+            error=f"Must be more than 0 and at most {MAX_ABS_COST:,.0f} per MWh.",
+        ),
         metadata={"description": "Cost of each MWh not delivered (default 10,000)."},
     )
     final_soc = fields.String(
@@ -812,12 +817,17 @@ class ScheduleRequestSchema(Schema):
     )
     time_limit_s = FiniteFloat(
         load_default=DEFAULT_SCHEDULE_TIME_LIMIT_S,
-        validate=validate.Range(min=0, min_inclusive=False, max=MAX_SCHEDULE_TIME_LIMIT_S),
+        validate=validate.Range(
+            min=0,
+            min_inclusive=False,
+            max=MAX_SCHEDULE_TIME_LIMIT_S,
+            error=f"Must be more than 0 and at most {MAX_SCHEDULE_TIME_LIMIT_S:,.0f} s.",
+        ),
         metadata={"description": "Seconds of solving at most (default 30)."},
     )
     target_gap = FiniteFloat(
         load_default=DEFAULT_TARGET_GAP,
-        validate=validate.Range(min=0, max=1),
+        validate=validate.Range(min=0, max=1, error="Must be 0 to 1 (a fraction, 0.01 is 1 %)."),
         metadata={"description": "Stop once the proven gap is this small (default 0.01)."},
     )
 

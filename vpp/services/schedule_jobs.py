@@ -43,7 +43,7 @@ from vpp.domain import (
 from vpp.errors import InvalidInput
 from vpp.extensions import db
 from vpp.models import Plant, Schedule, SchedulePlantRow
-from vpp.schemas import FINAL_SOC_FREE, ScheduleRequestSchema
+from vpp.schemas import FINAL_SOC_FREE, ScheduleRequestSchema, resolve_store
 from vpp.services import audit, forecasts, pages
 from vpp.services.schedule import ScheduleAnswer, ScheduleProblem, plant_from_fields
 
@@ -333,8 +333,10 @@ def build_problem(record: Schedule) -> tuple[ScheduleProblem, list[dict], dict[i
     """The fleet as it stands (every plant that is not down), its availability, and
     where each plant's availability came from."""
     columns = [getattr(Plant, name) for name in PLANT_COLUMNS]
+    # A store's defaults filled in as the registry's rules say, also for a row written
+    # around the app (the database's CHECKs allow the nulls the rules resolve).
     plants = [
-        dict(zip(PLANT_COLUMNS, row, strict=True))
+        resolve_store(dict(zip(PLANT_COLUMNS, row, strict=True)))
         for row in db.session.execute(
             sa.select(*columns).where(Plant.status != STATUS_DOWN).order_by(Plant.id)
         )

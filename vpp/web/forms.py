@@ -3,6 +3,7 @@ rules themselves live in ``vpp.schemas`` and are applied by the services, whose
 errors the views attach to these fields (``attach_errors``)."""
 
 from flask_wtf import FlaskForm
+from flask_wtf.file import FileField
 from wtforms import HiddenField, PasswordField, SelectField, StringField, SubmitField
 from wtforms.fields.choices import SelectChoice
 from wtforms.widgets import TextInput
@@ -15,9 +16,11 @@ from vpp.domain import (
     PLANT_STATUSES,
     ROLE_VIEWER,
     ROLES,
+    SCHEDULE_RESOLUTIONS,
 )
 from vpp.formatting import kind_label as _label
 from vpp.schemas import DISPATCH_FIELDS, NULLABLE_FIELDS, SCHEDULE_FIELDS
+from vpp.services.schedule_files import SHAPES
 
 
 class DecimalInput(TextInput):
@@ -178,3 +181,36 @@ class ActionForm(VppForm):
     """A button that changes something: CSRF and nothing else."""
 
     submit = SubmitField("Confirm")
+
+
+class ScheduleForm(VppForm):
+    """A schedule from a built-in shape scaled to a share of the available capacity,
+    or from an uploaded demand CSV; the rules are the API's (``ScheduleRequestSchema``)."""
+
+    source = SelectField(
+        "Demand",
+        choices=[SelectChoice("shape", "A built-in shape"), SelectChoice("file", "A CSV file")],
+        default="shape",
+        validate_choice=False,
+    )
+    shape = SelectField(
+        "Shape",
+        choices=[SelectChoice(key, label) for key, (label, _) in SHAPES.items()],
+        default="typical_day",
+        validate_choice=False,
+    )
+    peak_share = StringField("Peak (% of available capacity)", widget=_number_input(), default="70")
+    hours = StringField("Hours", widget=_number_input(), default="24")
+    demand_file = FileField("Demand CSV (a demand_kw column, one row per interval)")
+    start = StringField(
+        "Start (UTC, ISO 8601)", render_kw={"placeholder": "Blank: the next interval"}
+    )
+    resolution_minutes = SelectField(
+        "Interval",
+        choices=[SelectChoice(str(r), f"{r} minutes") for r in SCHEDULE_RESOLUTIONS],
+        default="15",
+        validate_choice=False,
+    )
+    time_limit_s = StringField("Time limit (s)", widget=_number_input(), default="30")
+    target_gap = StringField("Target gap (%)", widget=_number_input(), default="1")
+    submit = SubmitField("Plan")

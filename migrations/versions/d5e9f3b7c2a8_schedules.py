@@ -9,7 +9,6 @@ Create Date: 2026-11-26 12:20:00
 import sqlalchemy as sa
 from alembic import op
 
-
 # revision identifiers, used by Alembic.
 revision = "d5e9f3b7c2a8"
 down_revision = "c4d8e2a6b1f7"
@@ -66,13 +65,9 @@ def upgrade():
             ondelete="CASCADE",
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_schedule_plant")),
-        sa.UniqueConstraint(
-            "schedule_id", "plant_id", name=op.f("uq_schedule_plant_schedule_id")
-        ),
+        sa.UniqueConstraint("schedule_id", "plant_id", name=op.f("uq_schedule_plant_schedule_id")),
     )
-    op.create_index(
-        "ix_schedule_plant_schedule_kind", "schedule_plant", ["schedule_id", "kind"]
-    )
+    op.create_index("ix_schedule_plant_schedule_kind", "schedule_plant", ["schedule_id", "kind"])
 
 
 def downgrade():

@@ -8,7 +8,7 @@ PORT ?= 5000
 BIN := $(VENV)/bin
 PIP_INSTALL := $(BIN)/pip install --quiet --disable-pip-version-check -c constraints.txt
 
-.PHONY: run install install-dev browser axe test test-postgres lint format migrate demo screenshot benchmark clean
+.PHONY: run install install-dev install-bench browser axe test test-postgres lint format migrate demo screenshot benchmark clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -81,7 +81,10 @@ screenshot: install-dev browser
 
 ## Dispatch speed against the textbook MILP, the API against the prototype's greedy,
 ## and every door at 9 to 100,000 plants (browser, API, batch, CSV import).
-benchmark: install-dev browser
+install-bench: install-dev
+	$(PIP_INSTALL) -e '.[dev,bench]'
+
+benchmark: install-bench browser
 	$(BIN)/python -m benchmarks.dispatch_bench
 	$(BIN)/python -m benchmarks.api_bench
 	$(BIN)/python -m benchmarks.scale_bench

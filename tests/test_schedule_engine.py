@@ -196,3 +196,108 @@ def test_the_reductions_change_no_optimum(plants, demand):
     textbook = schedule(problem, time_limit_s=10, target_gap=0, reduce=False)
     assert reduced.status == textbook.status == "optimal"
     assert reduced.objective == pytest.approx(textbook.objective, rel=1e-6, abs=1e-6)
+
+
+# Stores of a few models (as a fleet of home batteries is) and free units sharing a few
+# costs (as rooftop PV and demand response do): what the grouped method groups.
+model_stores = st.builds(
+    lambda model, share, cost: SchedulePlant(
+        0,
+        max_kw=model[0],
+        energy_kwh=model[1],
+        soc_kwh=model[1] * (model[2] + (1 - model[2]) * share),
+        soc_min_kwh=model[1] * model[2],
+        soc_max_kwh=model[1],
+        max_charge_kw=model[0],
+        charge_efficiency=model[3],
+        discharge_efficiency=model[3],
+        cost=cost,
+    ),
+    st.sampled_from([(5, 10, 0, 0.95), (3, 13.5, 0.1, 0.9), (50, 100, 0, 1.0)]),
+    st.floats(0, 1),
+    st.sampled_from([0, 2]),
+)
+free_units = st.builds(
+    lambda top, cost, shares: SchedulePlant(0, max_kw=top, cost=cost),
+    st.floats(1, 20),
+    st.sampled_from([0, 50, 150]),
+    st.none(),
+)
+
+
+def _numbered(plants):
+    return [dataclasses.replace(p, id=i) for i, p in enumerate(plants, start=1)]
+
+
+@settings(max_examples=20, deadline=None)
+@given(
+    plants=st.lists(model_stores | free_units | units, min_size=2, max_size=9),
+    demand=st.lists(st.floats(0, 150), min_size=1, max_size=8),
+    shares=st.lists(st.floats(0, 1), min_size=8, max_size=8),
+    final_soc_free=st.booleans(),
+)
+def test_grouped_stores_keep_the_rules_and_their_bound_is_true(
+    plants, demand, shares, final_soc_free
+):
+    """Grouping every store (``group_stores_above=0``): the answer is a schedule of the
+    fleet (the independent checker), and the relaxation's bound is below the optimum
+    of the textbook programme, which is below the answer."""
+    plants = _numbered(plants)
+    availability = {p.id: shares[: len(demand)] for p in plants if not p.is_store and p.id % 2}
+    problem = ScheduleProblem(
+        plants, demand, availability=availability, value_of_lost_load=500,
+        final_soc_free=final_soc_free,
+    )  # fmt: skip
+    grouped = schedule(problem, time_limit_s=10, target_gap=0, group_stores_above=0)
+    assert check_schedule(problem, grouped) == []
+    best = schedule(problem, time_limit_s=10, target_gap=0, reduce=False)
+    assert best.status == "optimal"
+    slack = 1e-6 * max(1.0, abs(best.objective))
+    assert grouped.lower_bound <= best.objective + slack
+    assert grouped.objective >= best.objective - slack
+    assert grouped.marginal_price is None or len(grouped.marginal_price) == len(demand)
+
+
+@settings(max_examples=15, deadline=None)
+@given(
+    plants=st.lists(free_units, min_size=2, max_size=8),
+    demand=st.lists(st.floats(0, 150), min_size=1, max_size=8),
+    shares=st.lists(st.floats(0, 1), min_size=8, max_size=8),
+)
+def test_free_units_of_one_cost_decided_together_lose_nothing(plants, demand, shares):
+    """Free units of one cost are one unit, their output shared by what each can
+    give: the optimum of the textbook programme, not merely a bound of it."""
+    plants = _numbered(plants)
+    availability = {p.id: shares[p.id % 3 : p.id % 3 + len(demand)] or shares for p in plants}
+    availability = {k: (v + shares)[: len(demand)] for k, v in availability.items()}
+    problem = ScheduleProblem(plants, demand, availability=availability, value_of_lost_load=500)
+    grouped = schedule(problem, time_limit_s=10, target_gap=0)
+    assert check_schedule(problem, grouped) == []
+    best = schedule(problem, time_limit_s=10, target_gap=0, reduce=False)
+    assert grouped.objective == pytest.approx(best.objective, rel=1e-6, abs=1e-6)
+    assert grouped.lower_bound == pytest.approx(best.objective, rel=1e-6, abs=1e-6)
+
+
+def test_stores_at_one_charge_move_together_and_the_gap_is_proven():
+    """Forty identical batteries half full, a cheap night and a dear evening: grouped
+    they charge and discharge as one, each its share, and the relaxation proves the
+    plan optimal."""
+    batteries = [
+        SchedulePlant(
+            i, max_kw=5, energy_kwh=10, soc_kwh=5, soc_max_kwh=10, max_charge_kw=5, cost=0
+        )
+        for i in range(1, 41)
+    ]
+    cheap = SchedulePlant(100, max_kw=250, cost=10)
+    dear = SchedulePlant(101, max_kw=1000, cost=200)
+    problem = ScheduleProblem(
+        [*batteries, cheap, dear], [100, 100, 400, 400], resolution_minutes=HOURLY
+    )
+    answer = schedule(problem, time_limit_s=10, target_gap=1e-6, group_stores_above=10)
+    assert check_schedule(problem, answer) == []
+    assert "relaxation" in answer.method and answer.status == "optimal"
+    outputs = {tuple(answer.output_kw[b.id]) for b in batteries}
+    assert len(outputs) == 1  # they move together
+    (each,) = outputs
+    assert min(each[:2]) < 0 and min(each[2:]) > 0  # charged when cheap, discharged when dear
+    assert answer.gap <= 1e-6

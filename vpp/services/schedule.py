@@ -10,27 +10,50 @@ one interval, its state of charge kept within its bounds and, unless ``final_soc
 "free", ending no lower than it started). Never over-deliver; minimise energy cost +
 start-up cost + the value of lost load times the unmet energy (DESIGN.md rules 1–7).
 
-**The method, for now.** The monolithic mixed-integer programme of those rules, solved
-by HiGHS with its time limit and gap target, with two exact reductions of the textbook
-form (one on/off binary per unit per interval, one charge/discharge binary per store
-per interval): a unit whose on/off state changes nothing (no minimum output, no
-start-up cost, no minimum time: rooftop PV, demand response) has no binary, and a
-store gets its binaries only if a solution without them charges and discharges in one
-interval (then the programme is solved again with them). ``reduce=False`` solves the
-textbook form, the reference the tests compare with. HiGHS proves a
-lower bound (its dual bound) beside the best schedule it finds. This is the reference
-that a faster method (issue 10's targets: 1,000 units in 10 s at 1 %) must match on
-small fleets; it is not that method.
+**The method.** A mixed-integer programme of those rules in HiGHS, made small by
+deciding together what may be decided together (``_Grouping``):
+
+1. *Exact reductions* of the textbook form (one on/off binary per unit per interval,
+   one charge/discharge binary per store per interval): a unit whose on/off state
+   changes nothing (no minimum output, no start-up cost, no minimum time: rooftop PV,
+   demand response) has no binary; free units of one marginal cost are one unit with
+   the sum of their availabilities (any output of the group is shared in proportion
+   to what each can give, at the same cost); a store gets its binaries only if a
+   solution without them charges and discharges in one interval (then the programme
+   is solved again with them). Dispatchable units (minimum outputs, ramps, minimum
+   times, start-ups) keep every binary: they are about 1 % of an aggregator's fleet.
+2. *Stores in bands* (above ``GROUP_STORES_ABOVE`` stores): stores of one model whose
+   states of charge lie within ``SOC_BAND`` of their range move together, as one
+   store whose charge may fall no lower than its emptiest member and rise no higher
+   than its fullest allows. A *restriction*: every answer of this grouped programme
+   is a schedule of the fleet (each member's output is the band's over its number).
+3. *The bound.* When stores were banded, the bound comes from a *relaxation*: every
+   store of one cost and efficiencies summed into one (rates, energy ranges, charges
+   added; charging and discharging at once allowed), with the same units, whose every
+   schedule of the fleet is one of; HiGHS's dual bound of it is a bound of the fleet's
+   optimum. Without bands the grouped programme is exact and its own dual bound is
+   the bound.
+
+The grouped programme gets ``INNER_SHARE`` of the time limit and the relaxation the
+rest, each to half the gap target. ``reduce=False`` solves the textbook form, the
+reference the tests and the benchmark compare with.
 
 **Guarantees.** The answer is feasible under rules 1–5 (``check_schedule`` verifies an
 answer independently); when HiGHS has no schedule by the time limit, the answer is
 "every unit off, every store idle", which is always feasible. ``lower_bound`` is proven:
-HiGHS's dual bound, or, without one, the cheapest any schedule could possibly be.
+a dual bound of the problem or of a relaxation of it, or, without one, the cheapest any
+schedule could possibly be. ``status`` is ``optimal`` when the gap reached the target,
+``time_limit`` when time ran out first, ``gap_not_reached`` when both programmes were
+solved but banding the stores cost more than the target (narrow ``SOC_BAND``).
 
-**Limits.** Slow beyond a few hundred units (DESIGN.md's targets are not met by this
-method: see benchmarks/schedule_bench.py); the marginal price of an interval is the
-balance's dual with the commitment fixed as scheduled; availability is taken as given (no
-clear-sky profiles here: they are the door's to compute).
+**Limits.** The gap of a banded schedule includes what moving together costs: a fleet
+of stores of one model spread evenly over their range loses up to ``SOC_BAND`` of its
+energy range (benchmarks/schedule_bench.py measures 0.1 % at 10,000 units).
+Dispatchable units are not grouped: 1,000 of them (a 100,000-unit fleet) make a
+programme of 96,000 binaries that HiGHS may not prove in a minute. The marginal price
+of an interval is the balance's dual in the grouped programme with its commitment fixed;
+availability is taken as given (clear-sky profiles are computed by the caller,
+``vpp.services.forecasts``).
 """
 
 import math
@@ -352,6 +375,16 @@ def _both_ways(built: _Built, values: np.ndarray) -> set[int]:
     }  # fmt: skip
 
 
+# Stores are grouped (``_Grouping``) only when there are more than this many: below
+# it the programme itself is solved, exactly.
+GROUP_STORES_ABOVE = 150
+# A group's stores start within this share of their energy range of one another.
+SOC_BAND = 0.05
+# The share of the time limit the grouped programme may use before its relaxation
+# (which proves the bound) gets the rest.
+INNER_SHARE = 0.6
+
+
 def schedule(
     problem: ScheduleProblem,
     *,
@@ -359,20 +392,43 @@ def schedule(
     target_gap: float = 1e-4,
     reduce: bool = True,
     progress: Progress | None = None,
+    group_stores_above: int = GROUP_STORES_ABOVE,
 ) -> ScheduleAnswer:
-    """The best schedule HiGHS finds for ``problem`` within ``time_limit_s``, with a
-    proven lower bound (see the module docstring).
+    """The best schedule found for ``problem`` within ``time_limit_s``, with a proven
+    lower bound (see the module docstring): the programme itself when nothing is
+    grouped, else the grouped programme and, when stores are grouped (more than
+    ``group_stores_above`` of them), its relaxation for the bound (``_aggregated``).
+    ``reduce=False`` solves the textbook programme (every binary from the start): the
+    reference the tests and the benchmark compare with."""
+    if not reduce:
+        return _solve(problem, time_limit_s, target_gap, progress, textbook=True)
+    grouping = _Grouping.of(problem, group_stores_above)
+    if grouping.trivial:
+        return _solve(problem, time_limit_s, target_gap, progress)
+    return _aggregated(problem, grouping, time_limit_s, target_gap, progress)
 
-    Stores start without their charge-or-discharge binaries (a relaxation: its bound
-    is a bound of the problem); a store that then does both in one interval gets them
-    and the programme is solved again, until no store does. ``reduce=False`` solves the
-    textbook programme instead (every binary from the start): the reference."""
+
+def _solve(
+    problem: ScheduleProblem,
+    time_limit_s: float,
+    target_gap: float,
+    progress: Progress | None = None,
+    *,
+    textbook: bool = False,
+    exclusive_stores: bool = True,
+) -> ScheduleAnswer:
+    """The programme of ``problem`` in HiGHS. Stores start without their
+    charge-or-discharge binaries (a relaxation: its bound is a bound of the problem);
+    a store that then does both in one interval gets them and the programme is solved
+    again, until no store does (never, with ``exclusive_stores=False``: then the answer
+    may break rule 2 and only its bound is of use). ``textbook``: every binary from the
+    start."""
     started = time.perf_counter()
     deadline = started + time_limit_s
-    exclusive: set[int] = set() if reduce else {p.id for p in problem.plants if p.is_store}
+    exclusive: set[int] = {p.id for p in problem.plants if p.is_store} if textbook else set()
     bound = -math.inf
     while True:
-        built = _build(problem, exclusive, reduce)
+        built = _build(problem, exclusive, not textbook)
         h = built.model.solve(max(0.01, deadline - time.perf_counter()), target_gap, progress)
         info = h.getInfo()
         reached = h.getModelStatus() == highspy.HighsModelStatus.kOptimal
@@ -384,13 +440,297 @@ def schedule(
         values = np.asarray(solution.col_value) if solution.value_valid else None
         if values is None or len(values) != len(built.model.lower):
             return _all_off(problem, _best_bound(problem, bound), started)
-        both = _both_ways(built, values)
+        both = _both_ways(built, values) if exclusive_stores else set()
         if not both:
             break
         exclusive |= both
         if time.perf_counter() >= deadline:
             return _all_off(problem, _best_bound(problem, bound), started)
     return _answer(problem, built, h, values, reached, _best_bound(problem, bound), started)
+
+
+@dataclass(slots=True)
+class _Grouping:
+    """Plants that may be decided together, and how.
+
+    * **Free units** of one marginal cost (no minimum, no start-up cost, no minimum
+      time, no ramp limit: rooftop PV, demand response) are one unit whose maximum is
+      the sum of theirs in each interval. Exact both ways: any output of the group is
+      shared in proportion to what each can give.
+    * **Stores** of one model (rates, energy range, efficiencies, cost) whose states of
+      charge lie within ``SOC_BAND`` of their range of one another are one store in the
+      *grouped* programme, moving together: each member's output is the group's over
+      their number. Its charge may go no lower (higher) than its emptiest (fullest)
+      member allows, so every grouped schedule is a schedule of the fleet: a
+      restriction, whose answer is feasible. In the *relaxation*, all stores of one
+      cost and efficiencies are one store with the sums of their rates, energy ranges
+      and states of charge, free to charge and discharge at once: every schedule of
+      the fleet is one of it, so its proven bound is a bound of the fleet's.
+    * Every other unit stays itself.
+    """
+
+    plants: list[SchedulePlant]  # the grouped programme's plants
+    availability: dict[int, Sequence[float]]
+    members: dict[int, list[SchedulePlant]]  # grouped plant id -> the fleet's plants
+    relaxed_stores: list[SchedulePlant]  # the relaxation's stores
+    trivial: bool  # nothing grouped: the grouped programme is the problem
+    exact: bool  # no store grouped: the grouped programme's bound is the problem's
+
+    @classmethod
+    def of(cls, problem: ScheduleProblem, group_stores_above: int) -> "_Grouping":
+        stores = [p for p in problem.plants if p.is_store]
+        free: dict[float, list[SchedulePlant]] = {}
+        kept: list[SchedulePlant] = []
+        for plant in problem.plants:
+            if plant.is_store:
+                continue
+            if (
+                _state_is_free(problem, plant)
+                and plant.ramp_up_kw_per_min is None
+                and plant.ramp_down_kw_per_min is None
+            ):
+                free.setdefault(plant.cost, []).append(plant)
+            else:
+                kept.append(plant)
+        plants: list[SchedulePlant] = list(kept)
+        availability = {
+            p.id: problem.availability[p.id] for p in kept if p.id in problem.availability
+        }
+        members: dict[int, list[SchedulePlant]] = {}
+        T = len(problem.demand_kw)
+
+        def grouped(group: list[SchedulePlant], plant: SchedulePlant) -> None:
+            members[plant.id] = group
+            plants.append(plant)
+
+        for cost, group in free.items():
+            if len(group) == 1:
+                grouped(group, group[0])
+                if group[0].id in problem.availability:
+                    availability[group[0].id] = problem.availability[group[0].id]
+                continue
+            top = np.zeros(T)
+            for plant in group:
+                top += problem.available_kw(plant)
+            total = sum(p.max_kw for p in group)
+            virtual = SchedulePlant(-(len(members) + 1), max_kw=total, cost=cost)
+            availability[virtual.id] = [float(x) for x in np.clip(top / total, 0.0, 1.0)]
+            grouped(group, virtual)
+        banded = len(stores) > group_stores_above
+        for group in _store_bands(stores) if banded else [[store] for store in stores]:
+            grouped(
+                group, group[0] if len(group) == 1 else _moving_together(-(len(members) + 1), group)
+            )
+        by_kind: dict[tuple, list[SchedulePlant]] = {}
+        for store in stores:
+            key = (store.cost, store.charge_efficiency, store.discharge_efficiency)
+            by_kind.setdefault(key, []).append(store)
+        relaxed = [_summed(-(10**9 + i), group) for i, group in enumerate(by_kind.values())]
+        return cls(
+            plants=plants,
+            availability=availability,
+            members=members,
+            relaxed_stores=relaxed,
+            trivial=all(len(group) == 1 for group in members.values()),
+            exact=all(len(group) == 1 for g_id, group in members.items() if group[0].is_store),
+        )
+
+    def grouped_problem(self, problem: ScheduleProblem) -> ScheduleProblem:
+        return _replace_plants(problem, self.plants, self.availability)
+
+    def relaxation(self, problem: ScheduleProblem) -> ScheduleProblem:
+        units = [p for p in self.plants if not p.is_store]
+        return _replace_plants(problem, units + self.relaxed_stores, self.availability)
+
+    def spread(self, problem: ScheduleProblem, answer: ScheduleAnswer):
+        """The grouped answer as every plant's output, state of charge and state."""
+        output: dict[int, list[float]] = {}
+        socs: dict[int, list[float]] = {}
+        states: dict[int, list[bool]] = {}
+        for plant in self.plants:
+            group = self.members.get(plant.id)
+            out = answer.output_kw[plant.id]
+            if group is None or group == [plant]:
+                output[plant.id] = list(out)
+                if plant.is_store:
+                    socs[plant.id] = list(answer.soc_kwh[plant.id])
+                else:
+                    states[plant.id] = list(answer.on[plant.id])
+                continue
+            if plant.is_store:  # members move together
+                n = len(group)
+                path = answer.soc_kwh[plant.id]
+                for member in group:
+                    output[member.id] = [kw / n for kw in out]
+                    socs[member.id] = [member.soc_kwh + (kwh - path[0]) / n for kwh in path]
+                continue
+            tops = [problem.available_kw(member) for member in group]
+            total = np.sum(tops, axis=0)
+            for member, top in zip(group, tops, strict=True):
+                share = np.divide(top, total, out=np.zeros_like(top), where=total > 0)
+                kw = [float(x) for x in np.minimum(np.asarray(out) * share, top)]
+                output[member.id] = kw
+                states[member.id] = [x > 0 for x in kw]
+        return output, socs, states
+
+
+def _replace_plants(
+    problem: ScheduleProblem, plants: list[SchedulePlant], availability: dict
+) -> ScheduleProblem:
+    return ScheduleProblem(
+        plants=plants,
+        demand_kw=problem.demand_kw,
+        resolution_minutes=problem.resolution_minutes,
+        availability=availability,
+        value_of_lost_load=problem.value_of_lost_load,
+        final_soc_free=problem.final_soc_free,
+    )
+
+
+def _store_bands(stores: list[SchedulePlant]) -> list[list[SchedulePlant]]:
+    """Stores of one model, in bands of ``SOC_BAND`` of their range by state of charge."""
+    models: dict[tuple, list[SchedulePlant]] = {}
+    for store in stores:
+        key = (
+            store.max_kw, store.max_charge_kw, store.energy_kwh, store.soc_min_kwh,
+            store.soc_max_kwh, store.charge_efficiency, store.discharge_efficiency, store.cost,
+        )  # fmt: skip
+        models.setdefault(key, []).append(store)
+    bands = []
+    for group in models.values():
+        group.sort(key=lambda s: s.soc_kwh)
+        width = SOC_BAND * max(group[0].soc_max_kwh - group[0].soc_min_kwh, 1e-9)
+        band = [group[0]]
+        for store in group[1:]:
+            if store.soc_kwh - band[0].soc_kwh <= width:
+                band.append(store)
+            else:
+                bands.append(band)
+                band = [store]
+        bands.append(band)
+    return bands
+
+
+def _moving_together(plant_id: int, band: list[SchedulePlant]) -> SchedulePlant:
+    """One store for a band of identical stores that move together: each member's
+    charge changes by the group's over n, so the group may fall no lower than its
+    emptiest member and rise no higher than its fullest allows."""
+    n, model = len(band), band[0]
+    start = math.fsum(s.soc_kwh for s in band)
+    lowest, highest = band[0].soc_kwh, band[-1].soc_kwh
+    return SchedulePlant(
+        plant_id,
+        max_kw=n * model.max_kw,
+        cost=model.cost,
+        energy_kwh=n * (model.energy_kwh or 0.0),
+        soc_kwh=start,
+        soc_min_kwh=min(start, start + n * (model.soc_min_kwh - lowest)),
+        soc_max_kwh=max(start, start + n * (model.soc_max_kwh - highest)),
+        max_charge_kw=n * model.max_charge_kw,
+        charge_efficiency=model.charge_efficiency,
+        discharge_efficiency=model.discharge_efficiency,
+    )
+
+
+def _summed(plant_id: int, stores: list[SchedulePlant]) -> SchedulePlant:
+    """The relaxation's store: the sums of the stores' rates, ranges and charges."""
+    model = stores[0]
+    return SchedulePlant(
+        plant_id,
+        max_kw=math.fsum(s.max_kw for s in stores),
+        cost=model.cost,
+        energy_kwh=math.fsum(s.energy_kwh or 0.0 for s in stores),
+        soc_kwh=math.fsum(s.soc_kwh for s in stores),
+        soc_min_kwh=math.fsum(s.soc_min_kwh for s in stores),
+        soc_max_kwh=math.fsum(s.soc_max_kwh for s in stores),
+        max_charge_kw=math.fsum(s.max_charge_kw for s in stores),
+        charge_efficiency=model.charge_efficiency,
+        discharge_efficiency=model.discharge_efficiency,
+    )
+
+
+def _aggregated(
+    problem: ScheduleProblem,
+    grouping: _Grouping,
+    time_limit_s: float,
+    target_gap: float,
+    progress: Progress | None,
+) -> ScheduleAnswer:
+    """Solve the grouped programme (a schedule of the fleet), then, unless it is exact,
+    its relaxation (the bound), each to half the target gap."""
+    started = time.perf_counter()
+    share = 1.0 if grouping.exact else INNER_SHARE
+
+    def best_so_far(objective, bound):
+        return progress(objective, bound if grouping.exact else None) if progress else False
+
+    inner = _solve(
+        grouping.grouped_problem(problem), time_limit_s * share, target_gap / 2, best_so_far
+    )
+    bound = inner.lower_bound if grouping.exact else -math.inf
+    if not grouping.exact:
+
+        def proven(_objective, bound):
+            return progress(None, bound) if progress else False
+
+        left = max(0.01, time_limit_s - (time.perf_counter() - started))
+        relaxed = _solve(
+            grouping.relaxation(problem), left, target_gap / 2, proven, exclusive_stores=False
+        )
+        bound = relaxed.lower_bound
+    output, socs, states = grouping.spread(problem, inner)
+    energy, startup, startups, unmet_kw, unmet_cost = _totals(problem, output, states)
+    objective = energy + startup + unmet_cost
+    bound = min(_best_bound(problem, bound), objective)
+    elapsed = time.perf_counter() - started
+    gap = (objective - bound) / max(abs(objective), 1.0)
+    if inner.status == "no_schedule_found":
+        status = "no_schedule_found"
+    elif gap <= target_gap:
+        status = "optimal"
+    else:
+        status = "time_limit" if elapsed >= 0.98 * time_limit_s else "gap_not_reached"
+    return ScheduleAnswer(
+        output_kw=output,
+        soc_kwh=socs,
+        on=states,
+        unmet_kw=unmet_kw,
+        energy_cost=energy,
+        startup_cost=startup,
+        unmet_cost=unmet_cost,
+        startups=startups,
+        lower_bound=bound,
+        status=status,
+        solve_time_s=elapsed,
+        marginal_price=inner.marginal_price,
+        method="grouped-milp-highs" + ("" if grouping.exact else "+relaxation-bound"),
+    )
+
+
+def _totals(problem: ScheduleProblem, output: dict, states: dict):
+    """Energy cost, start-up cost, start-ups, unmet kW per interval and its cost of a
+    schedule, from its outputs (a store pays on what it discharges)."""
+    T = len(problem.demand_kw)
+    per_mwh = problem.hours / 1000
+    energy = startup = 0.0
+    startups = 0
+    for plant in problem.plants:
+        out = output[plant.id]
+        energy += plant.cost * per_mwh * math.fsum(max(0.0, kw) for kw in out)
+        if plant.is_store:
+            continue
+        previous = plant.running
+        for now in states[plant.id]:
+            if now and not previous:
+                startups += 1
+                startup += plant.startup_cost
+            previous = now
+    unmet_kw = [
+        float(problem.demand_kw[t]) - math.fsum(output[p.id][t] for p in problem.plants)
+        for t in range(T)
+    ]
+    unmet_cost = problem.value_of_lost_load * per_mwh * math.fsum(max(0.0, x) for x in unmet_kw)
+    return energy, startup, startups, unmet_kw, unmet_cost
 
 
 def _best_bound(problem: ScheduleProblem, bound: float) -> float:

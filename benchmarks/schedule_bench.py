@@ -131,7 +131,10 @@ def pypsa_objective(problem: ScheduleProblem) -> tuple[float, float]:
     """The same instance in PyPSA, solved by HiGHS: (objective, seconds to build and
     solve). See ../shared/recipes/pypsa-comparison.md for the mapping."""
     import logging
+    import os
     import warnings
+
+    os.environ["TQDM_DISABLE"] = "1"  # linopy's progress bars would break the table
 
     import pandas as pd
     import pypsa
@@ -145,7 +148,7 @@ def pypsa_objective(problem: ScheduleProblem) -> tuple[float, float]:
     step = problem.resolution_minutes
     n = pypsa.Network()
     n.set_snapshots(pd.RangeIndex(T))
-    n.snapshot_weightings.loc[:, :] = step / 60
+    n.snapshot_weightings = n.snapshot_weightings.astype(float) * 0 + step / 60
     n.add("Bus", "bus")
     n.add("Load", "demand", bus="bus", p_set=[d / 1000 for d in problem.demand_kw])
     n.add("Generator", "shed", bus="bus", p_nom=1e6, marginal_cost=problem.value_of_lost_load)

@@ -1,7 +1,9 @@
 """The pure schedule module (vpp/services/schedule.py): every answer keeps DESIGN.md's
-rules 1–5 (checked by check_schedule, written apart from the solver, and shown able
-to fail), carries a proven lower bound, and on small cases is the optimum a person
-can work out by hand."""
+rules 1–5 (checked by the module's check_schedule, shown able to fail, and by
+tests/schedule_checker.py, which recomputes the states of charge, ramps, minimum times
+and the objective from the outputs and shares no code with the module), carries a
+proven lower bound, and on small cases is the optimum a person can work out by hand
+or the textbook programme's."""
 
 import dataclasses
 import math
@@ -10,6 +12,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from tests.schedule_checker import violations
 from vpp.services.schedule import (
     SchedulePlant,
     ScheduleProblem,
@@ -85,6 +88,32 @@ def test_the_checker_finds_what_breaks_a_rule():
     assert any("rises" in p for p in check_schedule(problem, steep))
 
 
+def test_the_independent_checker_finds_what_breaks_a_rule_or_a_figure():
+    unit = SchedulePlant(1, max_kw=100, min_kw=20, cost=50, ramp_up_kw_per_min=1,
+                         min_up_minutes=120, startup_cost=7)  # fmt: skip
+    store = SchedulePlant(2, max_kw=10, energy_kwh=20, soc_kwh=10, soc_max_kwh=20,
+                          max_charge_kw=10, cost=1)  # fmt: skip
+    problem = ScheduleProblem([unit, store], [50, 50, 50], resolution_minutes=HOURLY)
+    good = schedule(problem)
+    assert violations(problem, good) == []
+
+    def broken(**changes) -> list[str]:
+        return violations(problem, dataclasses.replace(good, **changes))
+
+    out, soc = good.output_kw, good.soc_kwh
+    assert any("more than the demand" in p for p in broken(output_kw={**out, 1: [60, 50, 50]}))
+    wrong_soc = [soc[2][0], soc[2][1] + 1, *soc[2][2:]]
+    assert any("outputs give" in p for p in broken(soc_kwh={**soc, 2: wrong_soc}))
+    assert any("energy cost" in p for p in broken(energy_cost=good.energy_cost + 1))
+    assert any("start-up cost" in p for p in broken(startup_cost=good.startup_cost + 7))
+    assert any("start-ups" in p for p in broken(startups=good.startups + 1))
+    short = {**out, 1: [40, 0, 0]}
+    found = broken(output_kw=short, on={1: [True, False, False]})
+    assert any("off before 2 intervals" in p for p in found)
+    drained = {**out, 2: [10, 10, 0]}  # 21 kWh drawn from 10
+    assert any("outside its range" in p for p in broken(output_kw=drained))
+
+
 def test_a_schedule_is_returned_even_with_no_time_to_solve():
     plants = [
         SchedulePlant(i, max_kw=10 + i, min_kw=5, cost=i, min_up_minutes=60) for i in range(40)
@@ -149,6 +178,7 @@ def test_every_answer_keeps_the_rules_and_is_bounded(plants, demand):
     problem = ScheduleProblem(plants, demand, value_of_lost_load=500)
     answer = schedule(problem, time_limit_s=5)
     assert check_schedule(problem, answer) == []
+    assert violations(problem, answer) == []
     assert answer.lower_bound <= answer.objective + 1e-6 * max(1, abs(answer.objective))
     all_off = 500 * problem.hours / 1000 * math.fsum(demand)
     assert answer.objective <= all_off + 1e-6 * max(1.0, all_off)
@@ -195,6 +225,8 @@ def test_the_reductions_change_no_optimum(plants, demand):
     reduced = schedule(problem, time_limit_s=10, target_gap=0)
     textbook = schedule(problem, time_limit_s=10, target_gap=0, reduce=False)
     assert reduced.status == textbook.status == "optimal"
+    assert violations(problem, reduced) == [] and violations(problem, textbook) == []
+    assert reduced.lower_bound <= textbook.objective + 1e-6 * max(1.0, abs(textbook.objective))
     assert reduced.objective == pytest.approx(textbook.objective, rel=1e-6, abs=1e-6)
 
 
@@ -250,8 +282,9 @@ def test_grouped_stores_keep_the_rules_and_their_bound_is_true(
     )  # fmt: skip
     grouped = schedule(problem, time_limit_s=10, target_gap=0, group_stores_above=0)
     assert check_schedule(problem, grouped) == []
+    assert violations(problem, grouped) == []
     best = schedule(problem, time_limit_s=10, target_gap=0, reduce=False)
-    assert best.status == "optimal"
+    assert best.status == "optimal" and best.gap <= 1e-6  # its answer is its optimum
     slack = 1e-6 * max(1.0, abs(best.objective))
     assert grouped.lower_bound <= best.objective + slack
     assert grouped.objective >= best.objective - slack
@@ -273,6 +306,7 @@ def test_free_units_of_one_cost_decided_together_lose_nothing(plants, demand, sh
     problem = ScheduleProblem(plants, demand, availability=availability, value_of_lost_load=500)
     grouped = schedule(problem, time_limit_s=10, target_gap=0)
     assert check_schedule(problem, grouped) == []
+    assert violations(problem, grouped) == []
     best = schedule(problem, time_limit_s=10, target_gap=0, reduce=False)
     assert grouped.objective == pytest.approx(best.objective, rel=1e-6, abs=1e-6)
     assert grouped.lower_bound == pytest.approx(best.objective, rel=1e-6, abs=1e-6)
@@ -301,3 +335,83 @@ def test_stores_at_one_charge_move_together_and_the_gap_is_proven():
     (each,) = outputs
     assert min(each[:2]) < 0 and min(each[2:]) > 0  # charged when cheap, discharged when dear
     assert answer.gap <= 1e-6
+
+
+@settings(max_examples=20, deadline=None)
+@given(
+    templates=st.lists(units, min_size=1, max_size=2),
+    copies=st.lists(st.integers(1, 5), min_size=2, max_size=2),
+    others=st.lists(model_stores | free_units, max_size=3),
+    demand=st.lists(st.floats(0, 600), min_size=1, max_size=6),
+)
+def test_identical_units_in_blocks_keep_the_rules_and_their_bound_is_true(
+    templates, copies, others, demand
+):
+    """Grouping identical dispatchable units (``group_units_above=0``): blocks that
+    start, stop and ramp together give a schedule of the fleet, and the count
+    relaxation's bound is below the textbook optimum, which is below the answer."""
+    fleet = [unit for unit, n in zip(templates, copies, strict=False) for _ in range(n)]
+    problem = ScheduleProblem(_numbered([*fleet, *others]), demand, value_of_lost_load=500)
+    grouped = schedule(problem, time_limit_s=10, target_gap=0, group_units_above=0)
+    assert violations(problem, grouped) == []
+    assert check_schedule(problem, grouped) == []
+    best = schedule(problem, time_limit_s=20, target_gap=0, reduce=False)
+    assert best.status == "optimal" and best.gap <= 1e-6
+    slack = 1e-6 * max(1.0, abs(best.objective))
+    assert grouped.lower_bound <= best.objective + slack
+    assert grouped.objective >= best.objective - slack
+
+
+def test_identical_units_share_the_output_of_their_block():
+    """Thirty-seven identical gensets: blocks of 1, 2, 4, 8, 16 and 6 units, each unit
+    of a block running as its block does, and the bound proven by their count."""
+    gensets = [
+        SchedulePlant(
+            i,
+            max_kw=100,
+            min_kw=40,
+            cost=80,
+            startup_cost=30,
+            min_up_minutes=60,
+            ramp_up_kw_per_min=5,
+            ramp_down_kw_per_min=5,
+        )  # fmt: skip
+        for i in range(1, 38)
+    ]
+    demand = [600, 1500, 3000, 3000, 2200, 900, 300, 300]
+    problem = ScheduleProblem(gensets, demand, value_of_lost_load=5000)
+    answer = schedule(problem, time_limit_s=20, target_gap=1e-3, group_units_above=10)
+    assert violations(problem, answer) == []
+    assert "relaxation" in answer.method
+    distinct = {tuple(answer.output_kw[g.id]) for g in gensets}
+    assert 1 < len(distinct) <= 6  # at most one pattern per block
+    assert answer.gap <= 0.05
+
+
+def test_the_schedule_returned_is_the_one_whose_cost_is_reported():
+    """Found by the property tests: HiGHS 1.16, given a starting point, proved this
+    instance's optimum (25.77) but handed back the starting point (46.70, everything
+    off). The answer must be the schedule whose cost is proven, gap 0."""
+    shares = [0.47700977655271704, 0.8653099277716401, 0.2604923103919594]
+    plants = [
+        SchedulePlant(1, max_kw=5, cost=2, energy_kwh=10, soc_kwh=2.5891675029296337,
+                      soc_max_kwh=10, max_charge_kw=5),
+        SchedulePlant(2, max_kw=3, cost=2, energy_kwh=13.5, soc_kwh=13.108769938280084,
+                      soc_min_kwh=1.35, soc_max_kwh=13.5, max_charge_kw=3,
+                      charge_efficiency=0.9, discharge_efficiency=0.9),
+        SchedulePlant(3, max_kw=17.941552536592965, cost=0),
+        SchedulePlant(4, max_kw=3.6462003987649, cost=0),
+        SchedulePlant(5, max_kw=124.05543033839099, cost=178.75604047327863, running=True,
+                      startup_cost=68.39839319154413, min_up_minutes=45),
+    ]  # fmt: skip
+    problem = ScheduleProblem(
+        plants,
+        [91.63304601657025, 136.95165798568473, 144.99095516561383],
+        availability={3: shares, 5: shares},
+        value_of_lost_load=500,
+    )
+    for reduce in (True, False):
+        answer = schedule(problem, time_limit_s=10, target_gap=0, reduce=reduce)
+        assert violations(problem, answer) == []
+        assert answer.objective == pytest.approx(25.76617605018724)
+        assert answer.gap <= 1e-9

@@ -17,6 +17,7 @@ import pytest
 import sqlalchemy as sa
 
 from tests.helpers import add_plants, bearer, client_as
+from tests.schedule_checker import violations
 from vpp import worker
 from vpp.extensions import db
 from vpp.models import AuditEvent, Schedule, SchedulePlantRow
@@ -140,6 +141,7 @@ def test_post_answers_202_then_a_worker_solves_and_keeps_every_plant(app, client
         solve_time_s=0,
     )
     assert check_schedule(problem, answer) == []
+    assert violations(problem, answer) == []  # the costs kept are the outputs' costs
 
     one = client.get(f"{location}/plants/?per_page=1&page=2&sort=plant_id").json
     assert one["pages"] == 3 and one["items"][0]["id"] == genset
@@ -376,13 +378,16 @@ def test_a_worker_killed_mid_solve_leaves_its_job_retried_or_failed(
     env = {"SCHEDULE_LEASE_S": "2", "SCHEDULE_MAX_ATTEMPTS": str(attempts)}
     first = _worker(app, tmp_path, env)
     try:
+        # Running, with its progress: the best plan so far, the bound, the gap.
         running = _wait_for(
             client,
             schedule_id,
-            lambda b: b["status"] == "running" and (b["progress"] or {}).get("elapsed_s", 0) > 0,
+            lambda b: b["status"] == "running" and (b["progress"] or {}).get("gap") is not None,
             timeout=60,
         )
         assert running["attempts"] == 1
+        progress = running["progress"]
+        assert progress["lower_bound"] <= progress["objective"] and progress["elapsed_s"] > 0
     finally:
         os.killpg(first.pid, signal.SIGKILL)  # mid-solve: no goodbye, no cleanup
         first.wait()

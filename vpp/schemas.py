@@ -888,7 +888,11 @@ class ScheduleSchema(Schema):
     start = fields.DateTime()
     resolution_minutes = fields.Integer()
     demand = fields.List(fields.Float())
-    attempts = fields.Integer()
+    attempts = fields.Integer(metadata={"description": "Workers that have taken it."})
+    heartbeat_at = fields.DateTime(
+        allow_none=True,
+        metadata={"description": "When its worker last said it was alive (while running)."},
+    )
     progress = fields.Nested(ScheduleProgressSchema, allow_none=True)
     delivered = fields.List(fields.Float(), metadata={"description": "kW per interval."})
     unmet = fields.List(fields.Float(), metadata={"description": "kW per interval."})

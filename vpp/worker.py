@@ -157,10 +157,11 @@ def work(
             try:
                 fail_abandoned()
                 claimed = claim(name, schedule_id)
-            except sa.exc.SQLAlchemyError:
+            except Exception:  # noqa: BLE001 — a worker outlives any one failure
+                db.session.rollback()
                 if once:
                     raise
-                log.warning("schedule worker: the database is out; trying again")
+                log.exception("schedule worker: cannot read the queue; trying again")
                 claimed = None
             if claimed is None:
                 if once:
@@ -170,9 +171,9 @@ def work(
             try:
                 run(claimed, name)
                 solved += 1
-            except sa.exc.SQLAlchemyError:  # its heartbeat stops: retried after the lease
+            except Exception:  # noqa: BLE001 — its heartbeat stops: retried after the lease
                 db.session.rollback()
-                log.exception("schedule %s: the database failed while it ran", claimed)
+                log.exception("schedule %s: the worker failed while it ran", claimed)
                 if once:
                     raise
             db.session.remove()

@@ -56,6 +56,7 @@ availability is taken as given (clear-sky profiles are computed by the caller,
 ``vpp.services.forecasts``).
 """
 
+import dataclasses
 import math
 import os
 import sys
@@ -114,6 +115,9 @@ class SchedulePlant:
     max_charge_kw: float = 0.0
     charge_efficiency: float = 0.95
     discharge_efficiency: float = 0.95
+    # Identical units decided as one count (only in the relaxation that proves the
+    # bound: ``_Grouping``); every figure above is one unit's, the output all of theirs.
+    count: int = 1
 
     @property
     def is_store(self) -> bool:
@@ -199,11 +203,44 @@ class _Model:
 
     def solve(
         self, time_limit_s: float, target_gap: float, progress: "Progress | None" = None
-    ) -> highspy.Highs:
+    ) -> tuple[highspy.Highs, np.ndarray | None]:
+        """HiGHS run on this programme, and the best point it knows (None if none).
+
+        A mixed-integer programme first gets a point to fall back on (``_off_start``),
+        so that a schedule is known from the start however large the programme. It is
+        not handed to HiGHS as a start: with one, HiGHS 1.16 can report a better
+        objective than the point ``getSolution`` then returns (seen on small fleets)."""
+        started = time.perf_counter()
+        h = self._load(time_limit_s)
+        h.setOptionValue("mip_rel_gap", float(target_gap))
+        start = None
+        if self.integer:
+            h.changeColsIntegrality(
+                len(self.integer),
+                np.array(self.integer, dtype=np.int32),
+                np.array([highspy.HighsVarType.kInteger] * len(self.integer)),
+            )
+            start = self._off_start(time_limit_s)
+            if start is not None and progress is not None:
+                progress(float(np.dot(self.cost, start)), None)
+            h.setOptionValue(
+                "time_limit", max(0.01, time_limit_s - (time.perf_counter() - started))
+            )
+        if progress is not None:
+            _watch(h, progress)
+        h.run()
+        solution = h.getSolution()
+        values = np.asarray(solution.col_value) if solution.value_valid else None
+        if values is None or len(values) != len(self.lower):
+            return h, start
+        if start is not None and np.dot(self.cost, start) < np.dot(self.cost, values):
+            return h, start
+        return h, values
+
+    def _load(self, time_limit_s: float) -> highspy.Highs:
         h = highspy.Highs()
         h.setOptionValue("output_flag", False)
         h.setOptionValue("time_limit", float(time_limit_s))
-        h.setOptionValue("mip_rel_gap", float(target_gap))
         n = len(self.lower)
         h.addCols(n, self.cost, self.lower, self.upper, 0, [], [], [])
         starts, indices, values = [], [], []
@@ -220,16 +257,23 @@ class _Model:
             np.array(indices, dtype=np.int32),
             np.array(values, dtype=float),
         )
-        if self.integer:
-            h.changeColsIntegrality(
-                len(self.integer),
-                np.array(self.integer, dtype=np.int32),
-                np.array([highspy.HighsVarType.kInteger] * len(self.integer)),
-            )
-        if progress is not None:
-            _watch(h, progress)
-        h.run()
         return h
+
+    def _off_start(self, time_limit_s: float) -> np.ndarray | None:
+        """A feasible point of the mixed-integer programme: every integer at 0 (each
+        unit with a binary off throughout, each store with binaries only charging or
+        idle; always feasible, since unmet demand takes up the rest) and the linear
+        programme left solved for the rest (stores, free units). None if that
+        programme is not solved in time."""
+        h = self._load(time_limit_s)
+        integer = np.array(self.integer, dtype=np.int32)
+        zeros = np.zeros(len(integer))
+        h.changeColsBounds(len(integer), integer, zeros, zeros)
+        h.run()
+        solution = h.getSolution()
+        if h.getModelStatus() != highspy.HighsModelStatus.kOptimal or not solution.value_valid:
+            return None
+        return np.asarray(solution.col_value)
 
 
 # Told the best objective and the proven bound (None while unknown) as the solver
@@ -249,7 +293,12 @@ def _watch(h: highspy.Highs, progress: Progress) -> None:
         if progress(None, None):
             event.interrupt = True
 
+    def on_improved(event) -> None:
+        if progress(event.data_out.objective_function_value, None):
+            event.interrupt = True
+
     h.cbMipInterrupt.subscribe(on_mip)
+    h.cbMipImprovingSolution.subscribe(on_improved)
     h.cbSimplexInterrupt.subscribe(on_linear)
     h.cbIpmInterrupt.subscribe(on_linear)
 
@@ -321,15 +370,16 @@ def _build(problem: ScheduleProblem, exclusive: set[int], reduce: bool = True) -
             built.units[plant.id] = (p, None)
             continue
         p, u, s, d = [], [], [], []
+        n = plant.count  # 1 but for a relaxation's class of identical units
         for t in range(T):
             fits = plant.min_kw <= top[t]
-            u.append(m.column(0, 1 if fits else 0, integer=True))
-            p.append(m.column(0, max(top[t], 0.0) if fits else 0, plant.cost * per_mwh))
-            s.append(m.column(0, 1, plant.startup_cost))
-            d.append(m.column(0, 1))
+            u.append(m.column(0, n if fits else 0, integer=True))
+            p.append(m.column(0, n * max(top[t], 0.0) if fits else 0, plant.cost * per_mwh))
+            s.append(m.column(0, n, plant.startup_cost))
+            d.append(m.column(0, n))
             m.row(-inf, 0, {p[t]: 1.0, u[t]: -max(top[t], 0.0)})
             m.row(0, inf, {p[t]: 1.0, u[t]: -plant.min_kw})
-            before = 1.0 if plant.running else 0.0
+            before = float(n) if plant.running else 0.0
             if t == 0:  # s0 >= u0 - before; d0 >= before - u0
                 m.row(-before, inf, {s[0]: 1.0, u[0]: -1.0})
                 m.row(before, inf, {d[0]: 1.0, u[0]: 1.0})
@@ -345,17 +395,17 @@ def _build(problem: ScheduleProblem, exclusive: set[int], reduce: bool = True) -
                 m.row(-inf, 0, {**window, u[t]: -1.0})
             if down > 1:
                 window = {d[k]: 1.0 for k in range(max(0, t - down + 1), t + 1)}
-                m.row(-inf, 1, {**window, u[t]: 1.0})
+                m.row(-inf, n, {**window, u[t]: 1.0})
         if plant.ramp_up_kw_per_min is not None:
             rise = plant.ramp_up_kw_per_min * dt
             start = max(plant.min_kw, rise)
-            for t in range(1, T):  # p_t - p_t-1 <= rise u_t-1 + start (1 - u_t-1)
-                m.row(-inf, start, {p[t]: 1.0, p[t - 1]: -1.0, u[t - 1]: start - rise})
+            for t in range(1, T):  # p_t - p_t-1 <= rise u_t-1 + start (n - u_t-1)
+                m.row(-inf, n * start, {p[t]: 1.0, p[t - 1]: -1.0, u[t - 1]: start - rise})
         if plant.ramp_down_kw_per_min is not None:
             fall = plant.ramp_down_kw_per_min * dt
             stop = max(plant.min_kw, fall)
-            for t in range(1, T):  # p_t-1 - p_t <= fall u_t + stop (1 - u_t)
-                m.row(-inf, stop, {p[t - 1]: 1.0, p[t]: -1.0, u[t]: stop - fall})
+            for t in range(1, T):  # p_t-1 - p_t <= fall u_t + stop (n - u_t)
+                m.row(-inf, n * stop, {p[t - 1]: 1.0, p[t]: -1.0, u[t]: stop - fall})
         built.units[plant.id] = (p, u)
 
     for t in range(T):
@@ -378,6 +428,9 @@ def _both_ways(built: _Built, values: np.ndarray) -> set[int]:
 # Stores are grouped (``_Grouping``) only when there are more than this many: below
 # it the programme itself is solved, exactly.
 GROUP_STORES_ABOVE = 150
+# Identical dispatchable units are grouped only when there are more than this many
+# dispatchable units (the grouped programme's binaries are then a few per class).
+GROUP_UNITS_ABOVE = 200
 # A group's stores start within this share of their energy range of one another.
 SOC_BAND = 0.05
 # The share of the time limit the grouped programme may use before its relaxation
@@ -393,6 +446,7 @@ def schedule(
     reduce: bool = True,
     progress: Progress | None = None,
     group_stores_above: int = GROUP_STORES_ABOVE,
+    group_units_above: int = GROUP_UNITS_ABOVE,
 ) -> ScheduleAnswer:
     """The best schedule found for ``problem`` within ``time_limit_s``, with a proven
     lower bound (see the module docstring): the programme itself when nothing is
@@ -402,7 +456,7 @@ def schedule(
     reference the tests and the benchmark compare with."""
     if not reduce:
         return _solve(problem, time_limit_s, target_gap, progress, textbook=True)
-    grouping = _Grouping.of(problem, group_stores_above)
+    grouping = _Grouping.of(problem, group_stores_above, group_units_above)
     if grouping.trivial:
         return _solve(problem, time_limit_s, target_gap, progress)
     return _aggregated(problem, grouping, time_limit_s, target_gap, progress)
@@ -416,6 +470,7 @@ def _solve(
     *,
     textbook: bool = False,
     exclusive_stores: bool = True,
+    prices: bool = True,
 ) -> ScheduleAnswer:
     """The programme of ``problem`` in HiGHS. Stores start without their
     charge-or-discharge binaries (a relaxation: its bound is a bound of the problem);
@@ -429,16 +484,16 @@ def _solve(
     bound = -math.inf
     while True:
         built = _build(problem, exclusive, not textbook)
-        h = built.model.solve(max(0.01, deadline - time.perf_counter()), target_gap, progress)
+        h, values = built.model.solve(
+            max(0.01, deadline - time.perf_counter()), target_gap, progress
+        )
         info = h.getInfo()
         reached = h.getModelStatus() == highspy.HighsModelStatus.kOptimal
         if built.model.integer:
             bound = max(bound, info.mip_dual_bound)
         elif reached:  # a linear programme solved to optimality is its own bound
             bound = max(bound, info.objective_function_value)
-        solution = h.getSolution()
-        values = np.asarray(solution.col_value) if solution.value_valid else None
-        if values is None or len(values) != len(built.model.lower):
+        if values is None:
             return _all_off(problem, _best_bound(problem, bound), started)
         both = _both_ways(built, values) if exclusive_stores else set()
         if not both:
@@ -446,7 +501,11 @@ def _solve(
         exclusive |= both
         if time.perf_counter() >= deadline:
             return _all_off(problem, _best_bound(problem, bound), started)
-    return _answer(problem, built, h, values, reached, _best_bound(problem, bound), started)
+    priced = None
+    if prices:
+        left = deadline - time.perf_counter()
+        priced = _marginal_prices(h, built.model, values, built.balance, problem.hours / 1000, left)
+    return _answer(problem, built, values, reached, _best_bound(problem, bound), started, priced)
 
 
 @dataclass(slots=True)
@@ -470,17 +529,21 @@ class _Grouping:
     """
 
     plants: list[SchedulePlant]  # the grouped programme's plants
+    relaxed: list[SchedulePlant]  # the relaxation's plants
     availability: dict[int, Sequence[float]]
     members: dict[int, list[SchedulePlant]]  # grouped plant id -> the fleet's plants
-    relaxed_stores: list[SchedulePlant]  # the relaxation's stores
+    free_ids: set[int]  # grouped plants that are free units of one cost
     trivial: bool  # nothing grouped: the grouped programme is the problem
-    exact: bool  # no store grouped: the grouped programme's bound is the problem's
+    exact: bool  # only free units grouped: the grouped programme's bound is the problem's
 
     @classmethod
-    def of(cls, problem: ScheduleProblem, group_stores_above: int) -> "_Grouping":
+    def of(
+        cls, problem: ScheduleProblem, group_stores_above: int, group_units_above: int
+    ) -> "_Grouping":
+        T = len(problem.demand_kw)
         stores = [p for p in problem.plants if p.is_store]
         free: dict[float, list[SchedulePlant]] = {}
-        kept: list[SchedulePlant] = []
+        committed: list[SchedulePlant] = []
         for plant in problem.plants:
             if plant.is_store:
                 continue
@@ -491,56 +554,92 @@ class _Grouping:
             ):
                 free.setdefault(plant.cost, []).append(plant)
             else:
-                kept.append(plant)
-        plants: list[SchedulePlant] = list(kept)
-        availability = {
-            p.id: problem.availability[p.id] for p in kept if p.id in problem.availability
-        }
+                committed.append(plant)
+        plants: list[SchedulePlant] = []
+        relaxed: list[SchedulePlant] = []
+        availability: dict[int, Sequence[float]] = {}
         members: dict[int, list[SchedulePlant]] = {}
-        T = len(problem.demand_kw)
+        free_ids: set[int] = set()
 
-        def grouped(group: list[SchedulePlant], plant: SchedulePlant) -> None:
+        def new_id() -> int:
+            return -(len(members) + len(relaxed) + 1)
+
+        def grouped(group: list[SchedulePlant], plant: SchedulePlant, *, relax: bool) -> None:
             members[plant.id] = group
             plants.append(plant)
+            if relax:
+                relaxed.append(plant)
+            if group[0].id in problem.availability:  # one profile for the group
+                availability[plant.id] = problem.availability[group[0].id]
 
+        # Free units of one cost: one unit, exact both ways.
         for cost, group in free.items():
             if len(group) == 1:
-                grouped(group, group[0])
-                if group[0].id in problem.availability:
-                    availability[group[0].id] = problem.availability[group[0].id]
+                grouped(group, group[0], relax=True)
                 continue
             top = np.zeros(T)
             for plant in group:
                 top += problem.available_kw(plant)
             total = sum(p.max_kw for p in group)
-            virtual = SchedulePlant(-(len(members) + 1), max_kw=total, cost=cost)
+            virtual = SchedulePlant(new_id(), max_kw=total, cost=cost)
+            members[virtual.id] = group
+            plants.append(virtual)
+            relaxed.append(virtual)
+            free_ids.add(virtual.id)
             availability[virtual.id] = [float(x) for x in np.clip(top / total, 0.0, 1.0)]
-            grouped(group, virtual)
+        # Identical dispatchable units: blocks in step (grouped), one count (relaxed).
+        classes: dict[tuple, list[SchedulePlant]] = {}
+        for plant in committed:
+            if len(committed) <= group_units_above:
+                classes[(plant.id,)] = [plant]
+                continue
+            shares = problem.availability.get(plant.id)
+            key = (
+                plant.max_kw, plant.min_kw, plant.cost, plant.running, plant.startup_cost,
+                plant.ramp_up_kw_per_min, plant.ramp_down_kw_per_min, plant.min_up_minutes,
+                plant.min_down_minutes, None if shares is None else tuple(shares),
+            )  # fmt: skip
+            classes.setdefault(key, []).append(plant)
+        for group in classes.values():
+            if len(group) == 1:
+                grouped(group, group[0], relax=True)
+                continue
+            count = dataclasses.replace(group[0], id=new_id(), count=len(group))
+            relaxed.append(count)
+            if group[0].id in problem.availability:
+                availability[count.id] = problem.availability[group[0].id]
+            taken = 0
+            for size in _block_sizes(len(group)):
+                block = group[taken : taken + size]
+                taken += size
+                grouped(block, block[0] if size == 1 else _in_step(new_id(), block), relax=False)
+        # Stores: bands moving together (grouped), summed by cost and efficiency (relaxed).
         banded = len(stores) > group_stores_above
         for group in _store_bands(stores) if banded else [[store] for store in stores]:
-            grouped(
-                group, group[0] if len(group) == 1 else _moving_together(-(len(members) + 1), group)
-            )
+            virtual = group[0] if len(group) == 1 else _moving_together(new_id(), group)
+            grouped(group, virtual, relax=False)
         by_kind: dict[tuple, list[SchedulePlant]] = {}
         for store in stores:
             key = (store.cost, store.charge_efficiency, store.discharge_efficiency)
             by_kind.setdefault(key, []).append(store)
-        relaxed = [_summed(-(10**9 + i), group) for i, group in enumerate(by_kind.values())]
+        for group in by_kind.values():
+            relaxed.append(_summed(new_id(), group))
+        trivial = all(len(group) == 1 for group in members.values())
         return cls(
             plants=plants,
+            relaxed=relaxed,
             availability=availability,
             members=members,
-            relaxed_stores=relaxed,
-            trivial=all(len(group) == 1 for group in members.values()),
-            exact=all(len(group) == 1 for g_id, group in members.items() if group[0].is_store),
+            free_ids=free_ids,
+            trivial=trivial,
+            exact=all(len(group) == 1 for key, group in members.items() if key not in free_ids),
         )
 
     def grouped_problem(self, problem: ScheduleProblem) -> ScheduleProblem:
         return _replace_plants(problem, self.plants, self.availability)
 
     def relaxation(self, problem: ScheduleProblem) -> ScheduleProblem:
-        units = [p for p in self.plants if not p.is_store]
-        return _replace_plants(problem, units + self.relaxed_stores, self.availability)
+        return _replace_plants(problem, self.relaxed, self.availability)
 
     def spread(self, problem: ScheduleProblem, answer: ScheduleAnswer):
         """The grouped answer as every plant's output, state of charge and state."""
@@ -564,6 +663,11 @@ class _Grouping:
                     output[member.id] = [kw / n for kw in out]
                     socs[member.id] = [member.soc_kwh + (kwh - path[0]) / n for kwh in path]
                 continue
+            if plant.id not in self.free_ids:  # identical units in step
+                for member in group:
+                    output[member.id] = [kw / len(group) for kw in out]
+                    states[member.id] = list(answer.on[plant.id])
+                continue
             tops = [problem.available_kw(member) for member in group]
             total = np.sum(tops, axis=0)
             for member, top in zip(group, tops, strict=True):
@@ -584,6 +688,34 @@ def _replace_plants(
         availability=availability,
         value_of_lost_load=problem.value_of_lost_load,
         final_soc_free=problem.final_soc_free,
+    )
+
+
+def _block_sizes(n: int) -> list[int]:
+    """1, 2, 4, ... and the rest: blocks of which any number of units, 0 to n, can be
+    made (37 units: 1, 2, 4, 8, 16, 6)."""
+    sizes, size = [], 1
+    while n > 0:
+        sizes.append(min(size, n))
+        n -= sizes[-1]
+        size *= 2
+    return sizes
+
+
+def _in_step(plant_id: int, block: list[SchedulePlant]) -> SchedulePlant:
+    """One unit for a block of identical units that start, stop and ramp together,
+    each producing the block's output over k: k times every size, rate and cost."""
+    k, unit = len(block), block[0]
+    return dataclasses.replace(
+        unit,
+        id=plant_id,
+        max_kw=k * unit.max_kw,
+        min_kw=k * unit.min_kw,
+        startup_cost=k * unit.startup_cost,
+        ramp_up_kw_per_min=None if unit.ramp_up_kw_per_min is None else k * unit.ramp_up_kw_per_min,
+        ramp_down_kw_per_min=(
+            None if unit.ramp_down_kw_per_min is None else k * unit.ramp_down_kw_per_min
+        ),
     )
 
 
@@ -675,7 +807,12 @@ def _aggregated(
 
         left = max(0.01, time_limit_s - (time.perf_counter() - started))
         relaxed = _solve(
-            grouping.relaxation(problem), left, target_gap / 2, proven, exclusive_stores=False
+            grouping.relaxation(problem),
+            left,
+            target_gap / 2,
+            proven,
+            exclusive_stores=False,
+            prices=False,
         )
         bound = relaxed.lower_bound
     output, socs, states = grouping.spread(problem, inner)
@@ -740,11 +877,11 @@ def _best_bound(problem: ScheduleProblem, bound: float) -> float:
 def _answer(
     problem: ScheduleProblem,
     built: _Built,
-    h: highspy.Highs,
     values: np.ndarray,
     reached: bool,
     bound: float,
     started: float,
+    prices: list[float] | None,
 ) -> ScheduleAnswer:
     T = len(problem.demand_kw)
     per_mwh = problem.hours / 1000
@@ -759,6 +896,16 @@ def _answer(
             energy += sum(plant.cost * values[q[t]] * per_mwh for t in range(T))
             continue
         p, u = built.units[plant.id]
+        if plant.count > 1:  # a relaxation's class: start-ups are the rises of its count
+            counts = [round(float(values[k])) for k in u]
+            before = [plant.count * plant.running, *counts[:-1]]
+            rises = [max(0, b - a) for a, b in zip(before, counts, strict=True)]
+            startups += sum(rises)
+            startup += plant.startup_cost * sum(rises)
+            states[plant.id] = [c > 0 for c in counts]
+            output[plant.id] = [float(values[k]) for k in p]
+            energy += sum(plant.cost * kw * per_mwh for kw in output[plant.id])
+            continue
         if u is None:
             on = [bool(values[k] > 0) for k in p]
         else:
@@ -778,7 +925,6 @@ def _answer(
         float(problem.demand_kw[t]) - math.fsum(output[i][t] for i in output) for t in range(T)
     ]
     unmet_cost = problem.value_of_lost_load * per_mwh * math.fsum(max(0.0, x) for x in unmet_kw)
-    prices = _marginal_prices(h, built.model, values, built.balance, per_mwh)
     return ScheduleAnswer(
         output_kw=output,
         soc_kwh=socs,
@@ -795,12 +941,26 @@ def _answer(
     )
 
 
+# The marginal prices' linear programme may run this long past the time limit (it
+# is the dispatch of the commitment found, usually far quicker than the search).
+PRICE_GRACE_S = 2.0
+
+
 def _marginal_prices(
-    h: highspy.Highs, m: _Model, values: np.ndarray, balance: list[int], per_mwh: float
+    h: highspy.Highs,
+    m: _Model,
+    values: np.ndarray,
+    balance: list[int],
+    per_mwh: float,
+    time_left_s: float,
 ) -> list[float] | None:
     """The balance rows' duals with every binary fixed at its scheduled value (the
     linear programme left is the dispatch of each interval given the commitment), per
-    MWh. None if that programme does not solve."""
+    MWh. None if that programme does not solve within the time left (and
+    ``PRICE_GRACE_S``)."""
+    # HiGHS counts its time limit over every run of one solver, so it is set from the
+    # time already spent.
+    h.setOptionValue("time_limit", h.getRunTime() + max(0.0, time_left_s) + PRICE_GRACE_S)
     if m.integer:
         integer = np.array(m.integer, dtype=np.int32)
         fixed = np.round(values[integer])

@@ -146,6 +146,7 @@ def schedule_as_dict(record: Schedule) -> dict[str, Any]:
         "resolution_minutes": record.resolution_minutes,
         "demand": record.demand,
         "attempts": record.attempts,
+        "heartbeat_at": record.heartbeat_at,
         "progress": record.progress,
         "plant_count": record.plant_count,
     }

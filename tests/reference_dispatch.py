@@ -66,7 +66,9 @@ def milp(
         h.setOptionValue("time_limit", float(time_limit_s))
         h.setOptionValue("mip_rel_gap", 0.0)
         h.setOptionValue("mip_abs_gap", 1e-9)
-        h.setOptionValue("threads", 1)
+        # No "threads" option: HiGHS keeps one thread pool per process, made by the first
+        # solve (a schedule, in a test before this one), and refuses to run a solver
+        # asking for another size. The optimum does not depend on it.
         inf = highspy.kHighsInf
         # Columns: p_0..p_{n-1} (continuous), z_0..z_{n-1} (binary).
         h.addVars(n, np.zeros(n), hi)

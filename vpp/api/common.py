@@ -45,11 +45,13 @@ def api_blueprint(
     writes: str = ROLE_OPERATOR,
     read_only_posts: frozenset[str] = frozenset(),
     array_bodies: frozenset[str] = frozenset(),
+    large_bodies: frozenset[str] = frozenset(),
 ) -> Blueprint:
     """A flask-smorest blueprint whose requests need the role ``reads`` (GET) or
     ``writes`` (anything else, but the endpoints in ``read_only_posts``), checked
     before the body is even read, and whose bodies must be JSON objects (or arrays,
-    for the endpoints in ``array_bodies``)."""
+    for the endpoints in ``array_bodies``). The endpoints in ``array_bodies`` and
+    ``large_bodies`` may send up to ``MAX_BATCH_CONTENT_LENGTH``."""
     blueprint = Blueprint(name, import_name, url_prefix=url_prefix, description=description)
 
     @blueprint.before_request
@@ -60,7 +62,7 @@ def api_blueprint(
     @blueprint.before_request
     def require_json() -> None:
         arrays_allowed = request.endpoint in array_bodies
-        if arrays_allowed:  # a batch may be far larger than any other body
+        if arrays_allowed or request.endpoint in large_bodies:  # a batch, many profiles
             request.max_content_length = current_app.config["MAX_BATCH_CONTENT_LENGTH"]
         require_json_body(arrays_allowed)
 

@@ -18,7 +18,12 @@ from vpp.services import schedule_jobs
 from vpp.transactions import transaction
 
 blp = api_blueprint(
-    "schedules", __name__, "/api/schedules", "Schedules: the fleet over the next hours."
+    "schedules",
+    __name__,
+    "/api/schedules",
+    "Schedules: the fleet over the next hours.",
+    # Availability profiles for thousands of plants: as large a body as a batch.
+    large_bodies=frozenset({"schedules.ScheduleCollection"}),
 )
 
 

@@ -436,6 +436,8 @@ SOC_BAND = 0.05
 # The share of the time limit the grouped programme may use before its relaxation
 # (which proves the bound) gets the rest.
 INNER_SHARE = 0.6
+# Gaps this close to the target reach it (rounding in the objective's sums).
+GAP_TOLERANCE = 1e-9
 
 
 def schedule(
@@ -821,9 +823,9 @@ def _aggregated(
     bound = min(_best_bound(problem, bound), objective)
     elapsed = time.perf_counter() - started
     gap = (objective - bound) / max(abs(objective), 1.0)
-    if inner.status == "no_schedule_found":
-        status = "no_schedule_found"
-    elif gap <= target_gap:
+    if inner.status == "no_schedule_found" or grouping.exact:
+        status = inner.status  # exact: the grouped programme's own verdict is the problem's
+    elif gap <= target_gap + GAP_TOLERANCE:
         status = "optimal"
     else:
         status = "time_limit" if elapsed >= 0.98 * time_limit_s else "gap_not_reached"

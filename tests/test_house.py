@@ -19,6 +19,8 @@ PURE = [
     "services/dispatch_summary.py",
     "services/compute_budget.py",
     "services/schedule.py",
+    "services/forecasts.py",
+    "services/schedule_files.py",
 ]
 WEB_OR_DATABASE = ("flask", "werkzeug", "flask_", "sqlalchemy", "vpp.extensions", "vpp.models")
 DOORS = ("vpp.web", "vpp.api", "vpp.cli", "vpp.worker", "vpp.http_errors", "vpp.auth")

@@ -21,6 +21,9 @@ from vpp.services.schedule import (
 )
 
 HOURLY = 60
+# Two optima found by HiGHS agree to within this (currency units, or relative beyond 1):
+# it proves optimality to an absolute gap of 1e-6 and holds every bound to 1e-7.
+SOLVER_SLACK = 1e-5
 
 
 def test_a_battery_shifts_cheap_energy_to_the_peak():
@@ -226,8 +229,9 @@ def test_the_reductions_change_no_optimum(plants, demand):
     textbook = schedule(problem, time_limit_s=10, target_gap=0, reduce=False)
     assert reduced.status == textbook.status == "optimal"
     assert violations(problem, reduced) == [] and violations(problem, textbook) == []
-    assert reduced.lower_bound <= textbook.objective + 1e-6 * max(1.0, abs(textbook.objective))
-    assert reduced.objective == pytest.approx(textbook.objective, rel=1e-6, abs=1e-6)
+    slack = SOLVER_SLACK * max(1.0, abs(textbook.objective))
+    assert reduced.lower_bound <= textbook.objective + slack
+    assert reduced.objective == pytest.approx(textbook.objective, abs=slack)
 
 
 # Stores of a few models (as a fleet of home batteries is) and free units sharing a few
@@ -284,8 +288,8 @@ def test_grouped_stores_keep_the_rules_and_their_bound_is_true(
     assert check_schedule(problem, grouped) == []
     assert violations(problem, grouped) == []
     best = schedule(problem, time_limit_s=10, target_gap=0, reduce=False)
-    assert best.status == "optimal" and best.gap <= 1e-6  # its answer is its optimum
-    slack = 1e-6 * max(1.0, abs(best.objective))
+    assert best.status == "optimal" and best.gap <= SOLVER_SLACK  # its answer is its optimum
+    slack = SOLVER_SLACK * max(1.0, abs(best.objective))
     assert grouped.lower_bound <= best.objective + slack
     assert grouped.objective >= best.objective - slack
     assert grouped.marginal_price is None or len(grouped.marginal_price) == len(demand)
@@ -308,8 +312,9 @@ def test_free_units_of_one_cost_decided_together_lose_nothing(plants, demand, sh
     assert check_schedule(problem, grouped) == []
     assert violations(problem, grouped) == []
     best = schedule(problem, time_limit_s=10, target_gap=0, reduce=False)
-    assert grouped.objective == pytest.approx(best.objective, rel=1e-6, abs=1e-6)
-    assert grouped.lower_bound == pytest.approx(best.objective, rel=1e-6, abs=1e-6)
+    slack = SOLVER_SLACK * max(1.0, abs(best.objective))
+    assert grouped.objective == pytest.approx(best.objective, abs=slack)
+    assert grouped.lower_bound == pytest.approx(best.objective, abs=slack)
 
 
 def test_stores_at_one_charge_move_together_and_the_gap_is_proven():
@@ -356,8 +361,8 @@ def test_identical_units_in_blocks_keep_the_rules_and_their_bound_is_true(
     assert violations(problem, grouped) == []
     assert check_schedule(problem, grouped) == []
     best = schedule(problem, time_limit_s=20, target_gap=0, reduce=False)
-    assert best.status == "optimal" and best.gap <= 1e-6
-    slack = 1e-6 * max(1.0, abs(best.objective))
+    assert best.status == "optimal" and best.gap <= SOLVER_SLACK
+    slack = SOLVER_SLACK * max(1.0, abs(best.objective))
     assert grouped.lower_bound <= best.objective + slack
     assert grouped.objective >= best.objective - slack
 

@@ -141,3 +141,28 @@ def test_export_of_a_schedule_not_done_is_refused(app, client):
     post(client, SHAPE_FORM)
     assert client.get("/schedules/1.csv").status_code == 422
     assert client.get("/schedules/2").status_code == 404
+
+
+def test_availability_end_of_charge_and_lost_load_from_the_form(app, client):
+    pv, *_ = add_plants(app, *FLEET)
+    profiles = f"plant_id,{','.join(f't{t}' for t in range(96))}\n{pv},{','.join(['0.5'] * 96)}\n"
+    response = post(
+        client,
+        {**SHAPE_FORM, "final_soc": "free", "value_of_lost_load": "3000",
+         "availability_file": (io.BytesIO(profiles.encode()), "availability.csv")},
+        content_type="multipart/form-data",
+    )  # fmt: skip
+    assert response.status_code == 302, re.findall(r"error-summary.*?</div>", response.get_data(as_text=True), re.S)
+    (record,) = stored(app)
+    assert record.options["final_soc"] == "free"
+    assert record.options["value_of_lost_load"] == 3000
+    assert record.options["availability"] == {str(pv): [0.5] * 96}
+    wrong = f"plant_id,t0\n{pv},0.5\n"
+    page = post(
+        client,
+        {**SHAPE_FORM, "availability_file": (io.BytesIO(wrong.encode()), "availability.csv")},
+        content_type="multipart/form-data",
+    )
+    assert page.status_code == 422
+    assert "Give 96 values" in page.get_data(as_text=True)
+    assert len(stored(app)) == 1

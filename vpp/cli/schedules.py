@@ -16,7 +16,11 @@ from vpp.domain import SCHEDULE_DONE, SCHEDULE_FAILED, SCHEDULE_RESOLUTIONS
 from vpp.errors import InvalidInput
 from vpp.extensions import db
 from vpp.formatting import format_power, format_time, plural
-from vpp.schemas import DEFAULT_SCHEDULE_TIME_LIMIT_S, DEFAULT_TARGET_GAP, MAX_PAGE
+from vpp.schemas import (
+    DEFAULT_SCHEDULE_TIME_LIMIT_S,
+    DEFAULT_TARGET_GAP,
+    MAX_PAGE,
+)
 from vpp.services import schedule_files, schedule_jobs
 from vpp.transactions import transaction
 
@@ -89,7 +93,7 @@ def _read(path: str, what: str) -> str:
 @click.option("--json", "as_json", is_flag=True, help="Print the API's JSON.")
 def schedules_create_command(
     demand_file, start, resolution, availability_file, time_limit, target_gap, final_soc,
-    wait, as_json,
+    value_of_lost_load, wait, as_json,
 ) -> None:  # fmt: skip
     """Ask for a schedule of the fleet for the demand in FILE.csv. Without --wait it is
     queued for the server's workers (or `flask schedules worker`)."""
@@ -99,6 +103,7 @@ def schedules_create_command(
         "time_limit_s": time_limit,
         "target_gap": target_gap,
         "final_soc": final_soc,
+        "value_of_lost_load": value_of_lost_load,
     }
     if start:
         body["start"] = start

@@ -213,4 +213,17 @@ class ScheduleForm(VppForm):
     )
     time_limit_s = StringField("Time limit (s)", widget=_number_input(), default="30")
     target_gap = StringField("Target gap (%)", widget=_number_input(), default="1")
+    availability_file = FileField("Availability CSV (optional: plant_id, then 0–1 per interval)")
+    final_soc = SelectField(
+        "Batteries at the end",
+        choices=[
+            SelectChoice("keep", "No emptier than now"),
+            SelectChoice("free", "Free to end empty"),
+        ],
+        default="keep",
+        validate_choice=False,
+    )
+    value_of_lost_load = StringField(
+        "Value of lost load (per MWh)", widget=_number_input(), default="10000"
+    )
     submit = SubmitField("Plan")

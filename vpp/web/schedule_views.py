@@ -56,25 +56,40 @@ def _percent(text: str | None, field: str, low: float, high: float) -> float:
     return value
 
 
+def _uploaded(field, name: str) -> str | None:
+    """An uploaded file's text, or None if none was chosen."""
+    upload = field.data
+    if upload is None or not getattr(upload, "filename", ""):
+        return None
+    try:
+        return upload.read().decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise InvalidInput("Invalid file.", {name: ["Not UTF-8 text."]}) from None
+
+
 def _request_body(form: ScheduleForm) -> dict[str, Any]:
     """The form as the API's request body; what only the form has (shape, share,
     hours, the file) is checked here, the rest by the API's schema."""
     body: dict[str, Any] = {
         "resolution_minutes": form.resolution_minutes.data,
         "time_limit_s": form.time_limit_s.data,
+        "final_soc": form.final_soc.data,
+        "value_of_lost_load": form.value_of_lost_load.data,
     }
+    profiles = _uploaded(form.availability_file, "availability_file")
+    if profiles is not None:
+        try:
+            body["availability"] = schedule_files.availability_from_csv(profiles)
+        except InvalidInput as exc:
+            raise InvalidInput(exc.message, {"availability_file": [exc.message]}) from exc
     if (form.start.data or "").strip():
         body["start"] = form.start.data.strip()
     gap = _percent(form.target_gap.data or "1", "target_gap", -1e-12, 100)
     body["target_gap"] = gap / 100
     if form.source.data == "file":
-        upload = form.demand_file.data
-        if upload is None or not getattr(upload, "filename", ""):
+        text = _uploaded(form.demand_file, "demand_file")
+        if text is None:
             raise InvalidInput("Choose a demand file.", {"demand_file": ["Choose a CSV file."]})
-        try:
-            text = upload.read().decode("utf-8-sig")
-        except UnicodeDecodeError:
-            raise InvalidInput("Invalid file.", {"demand_file": ["Not UTF-8 text."]}) from None
         try:
             body["demand"] = schedule_files.demand_from_csv(text)
         except InvalidInput as exc:
@@ -84,7 +99,9 @@ def _request_body(form: ScheduleForm) -> dict[str, Any]:
     share = _percent(form.peak_share.data, "peak_share", 0, 1000)
     hours = _percent(form.hours.data, "hours", 0, 7 * 24)
     # The start and resolution as the API's rules read them (errors shown by their fields).
-    data = schedule_jobs.load_request({**body, "demand": [0.0]})
+    data = schedule_jobs.load_request(
+        {**{k: v for k, v in body.items() if k != "availability"}, "demand": [0.0]}
+    )
     resolution = data["resolution_minutes"]
     intervals = max(1, round(hours * 60 / resolution))
     available = fleet.aggregate()["total_available"]
@@ -127,8 +144,15 @@ def create_schedule():
     form = ScheduleForm()
 
     def work():
-        data = schedule_jobs.load_request(_request_body(form))
-        return schedule_jobs.submit(data, actor=acting())
+        try:
+            data = schedule_jobs.load_request(_request_body(form))
+            return schedule_jobs.submit(data, actor=acting())
+        except InvalidInput as exc:  # a profile's problem is the uploaded file's
+            fields = {}
+            for key, messages in (exc.fields or {}).items():
+                name = "availability_file" if key.startswith("availability") else key
+                fields.setdefault(name, []).extend(messages)
+            raise InvalidInput(exc.message, fields) from exc
 
     outcome = run_form(form, work)
     if outcome.done:

@@ -152,7 +152,9 @@ def test_availability_end_of_charge_and_lost_load_from_the_form(app, client):
          "availability_file": (io.BytesIO(profiles.encode()), "availability.csv")},
         content_type="multipart/form-data",
     )  # fmt: skip
-    assert response.status_code == 302, re.findall(r"error-summary.*?</div>", response.get_data(as_text=True), re.S)
+    assert response.status_code == 302, re.findall(
+        r"error-summary.*?</div>", response.get_data(as_text=True), re.S
+    )
     (record,) = stored(app)
     assert record.options["final_soc"] == "free"
     assert record.options["value_of_lost_load"] == 3000

@@ -460,9 +460,10 @@ def test_cli_availability_file_and_unknown_plants(app, runner, tmp_path):
     availability = tmp_path / "availability.csv"
     availability.write_text(f"plant_id,t0,t1\n{pv},1,0.25\n")
     args = ["schedules", "create", "--demand", str(demand), "--availability", str(availability)]
-    result = runner.invoke(args=[*args, "--wait"])
+    result = runner.invoke(args=[*args, "--wait", "--value-of-lost-load", "3000"])
     assert result.exit_code == 0, result.output
     with app.app_context():
+        assert db.session.scalars(sa.select(Schedule)).one().options["value_of_lost_load"] == 3000
         row = db.session.scalars(sa.select(SchedulePlantRow)).one()
         assert row.output == pytest.approx([100, 75]) and row.availability_source == "request"
     availability.write_text(f"plant_id,t0,t1\n{pv + 1},1,1\n")

@@ -19,6 +19,7 @@ from vpp.formatting import format_power, format_time, plural
 from vpp.schemas import (
     DEFAULT_SCHEDULE_TIME_LIMIT_S,
     DEFAULT_TARGET_GAP,
+    DEFAULT_VALUE_OF_LOST_LOAD,
     MAX_PAGE,
 )
 from vpp.services import schedule_files, schedule_jobs
@@ -84,6 +85,13 @@ def _read(path: str, what: str) -> str:
     default="keep",
     show_default=True,
     help="keep: every store ends no lower than it starts.",
+)
+@click.option(
+    "--value-of-lost-load",
+    type=float,
+    default=DEFAULT_VALUE_OF_LOST_LOAD,
+    show_default=True,
+    help="Cost of each MWh not delivered.",
 )
 @click.option(
     "--wait",

@@ -23,6 +23,12 @@ from vpp.extensions import db
 from vpp.services import accounts
 from vpp.transactions import transaction
 
+# No app made in the tests (fixtures, gunicorn live servers, apps a test makes itself)
+# starts schedule worker threads: on PostgreSQL every test shares one database, and a
+# worker left polling from one test would take the jobs of the next. Tests that solve
+# schedules run their worker themselves.
+os.environ["SCHEDULE_WORKER_THREADS"] = "0"
+
 # Property-based tests explore new examples on every developer run; in CI they are
 # derandomized, so that a run is reproducible and a red one can be replayed.
 settings.register_profile("ci", derandomize=True, database=None)

@@ -337,7 +337,9 @@ def _slow_fleet(count: int) -> list[dict]:
     return plants
 
 
-def _worker(app, tmp_path, env_extra: dict) -> subprocess.Popen:
+def _worker(app, tmp_path, env_extra: dict, name: str) -> subprocess.Popen:
+    """A `flask schedules worker` process on the test's database; what it logs goes to
+    ``tmp_path / name`` (shown when the test fails)."""
     env = {
         **os.environ,
         "DATABASE_URL": app.config["SQLALCHEMY_DATABASE_URI"],
@@ -345,24 +347,37 @@ def _worker(app, tmp_path, env_extra: dict) -> subprocess.Popen:
         "SECRET_KEY": "worker-test",
         **env_extra,
     }
-    return subprocess.Popen(
-        [sys.executable, "-m", "flask", "--app", "wsgi", "schedules", "worker", "--poll", "0.2"],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
-    )
+    with (tmp_path / name).open("wb") as log:  # the child keeps its own copy
+        return subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "flask",
+                "--app",
+                "wsgi",
+                "schedules",
+                "worker",
+                "--poll",
+                "0.2",
+            ],
+            cwd=ROOT,
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=log,
+            start_new_session=True,
+        )
 
 
-def _wait_for(client, schedule_id: int, predicate, timeout: float) -> dict:
+def _wait_for(client, schedule_id: int, predicate, timeout: float, logs=()) -> dict:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         body = client.get(f"/api/schedules/{schedule_id}").json
         if predicate(body):
             return body
         time.sleep(0.1)
-    raise AssertionError(f"schedule {schedule_id} never got there: {body}")
+    shown = {k: body.get(k) for k in ("status", "attempts", "progress", "error", "solver_status")}
+    told = "".join(f"\n--- {log.name}:\n{log.read_text()[-3000:]}" for log in logs if log.exists())
+    raise AssertionError(f"schedule {schedule_id} never got there: {shown}{told}")
 
 
 @pytest.mark.parametrize(("attempts", "outcome"), [(2, "done"), (1, "failed")])
@@ -376,7 +391,7 @@ def test_a_worker_killed_mid_solve_leaves_its_job_retried_or_failed(
         "/api/schedules/", json={"demand": demand, "time_limit_s": 6, "target_gap": 0}
     ).json["id"]
     env = {"SCHEDULE_LEASE_S": "2", "SCHEDULE_MAX_ATTEMPTS": str(attempts)}
-    first = _worker(app, tmp_path, env)
+    first = _worker(app, tmp_path, env, "first.log")
     try:
         # Running, with its progress: the best plan so far, the bound, the gap.
         running = _wait_for(
@@ -384,6 +399,7 @@ def test_a_worker_killed_mid_solve_leaves_its_job_retried_or_failed(
             schedule_id,
             lambda b: b["status"] == "running" and (b["progress"] or {}).get("gap") is not None,
             timeout=60,
+            logs=[tmp_path / "first.log"],
         )
         assert running["attempts"] == 1
         progress = running["progress"]
@@ -392,9 +408,15 @@ def test_a_worker_killed_mid_solve_leaves_its_job_retried_or_failed(
         os.killpg(first.pid, signal.SIGKILL)  # mid-solve: no goodbye, no cleanup
         first.wait()
     assert client.get(f"/api/schedules/{schedule_id}").json["status"] == "running"
-    second = _worker(app, tmp_path, env)
+    second = _worker(app, tmp_path, env, "second.log")
     try:
-        body = _wait_for(client, schedule_id, lambda b: b["status"] in ("done", "failed"), 60)
+        body = _wait_for(
+            client,
+            schedule_id,
+            lambda b: b["status"] in ("done", "failed"),
+            60,
+            logs=[tmp_path / "first.log", tmp_path / "second.log"],
+        )
     finally:
         os.killpg(second.pid, signal.SIGTERM)
         second.wait()

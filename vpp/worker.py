@@ -33,16 +33,19 @@ def worker_name() -> str:
 
 
 def claim(worker: str, schedule_id: int | None = None) -> int | None:
-    """Take the oldest takeable job (or only ``schedule_id``); its id, or None if
-    there is none or other workers took them first. Each try is its own transaction."""
-    candidates = schedule_jobs.claim_candidates(schedule_id)
-    db.session.rollback()
-    for candidate in candidates:
-        with transaction():
-            taken = schedule_jobs.try_claim(candidate, worker)
-        if taken:
-            return candidate
-    return None
+    """Take the oldest takeable job (or only ``schedule_id``); its id, or None once
+    none is left to take. Each try is its own transaction."""
+    while True:
+        candidates = schedule_jobs.claim_candidates(schedule_id)
+        db.session.rollback()
+        if not candidates:
+            return None
+        for candidate in candidates:
+            with transaction():
+                taken = schedule_jobs.try_claim(candidate, worker)
+            if taken:
+                return candidate
+        # Every candidate was taken by another worker meanwhile: look again.
 
 
 def fail_abandoned() -> int:

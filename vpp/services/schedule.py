@@ -846,10 +846,30 @@ def _aggregated(
     )
 
 
+def count_startups(running: bool, on: Sequence[bool]) -> int:
+    """Start-ups of a unit in states ``on``: each off-to-on step, on before the horizon
+    if it is ``running`` (DESIGN.md rule 4)."""
+    starts, previous = 0, running
+    for now in on:
+        starts += now and not previous
+        previous = now
+    return starts
+
+
+def _unmet(problem: ScheduleProblem, output: dict) -> tuple[list[float], float]:
+    """Unmet kW in each interval of a schedule, and what it costs."""
+    unmet_kw = [
+        float(problem.demand_kw[t]) - math.fsum(output[p.id][t] for p in problem.plants)
+        for t in range(len(problem.demand_kw))
+    ]
+    per_mwh = problem.hours / 1000
+    unmet_cost = problem.value_of_lost_load * per_mwh * math.fsum(max(0.0, x) for x in unmet_kw)
+    return unmet_kw, unmet_cost
+
+
 def _totals(problem: ScheduleProblem, output: dict, states: dict):
     """Energy cost, start-up cost, start-ups, unmet kW per interval and its cost of a
     schedule, from its outputs (a store pays on what it discharges)."""
-    T = len(problem.demand_kw)
     per_mwh = problem.hours / 1000
     energy = startup = 0.0
     startups = 0
@@ -858,17 +878,10 @@ def _totals(problem: ScheduleProblem, output: dict, states: dict):
         energy += plant.cost * per_mwh * math.fsum(max(0.0, kw) for kw in out)
         if plant.is_store:
             continue
-        previous = plant.running
-        for now in states[plant.id]:
-            if now and not previous:
-                startups += 1
-                startup += plant.startup_cost
-            previous = now
-    unmet_kw = [
-        float(problem.demand_kw[t]) - math.fsum(output[p.id][t] for p in problem.plants)
-        for t in range(T)
-    ]
-    unmet_cost = problem.value_of_lost_load * per_mwh * math.fsum(max(0.0, x) for x in unmet_kw)
+        starts = count_startups(plant.running, states[plant.id])
+        startups += starts
+        startup += plant.startup_cost * starts
+    unmet_kw, unmet_cost = _unmet(problem, output)
     return energy, startup, startups, unmet_kw, unmet_cost
 
 
@@ -917,16 +930,10 @@ def _answer(
         states[plant.id] = on
         output[plant.id] = [float(values[p[t]]) if on[t] else 0.0 for t in range(T)]
         energy += sum(plant.cost * kw * per_mwh for kw in output[plant.id])
-        previous = plant.running
-        for now in on:
-            if now and not previous:
-                startups += 1
-                startup += plant.startup_cost
-            previous = now
-    unmet_kw = [
-        float(problem.demand_kw[t]) - math.fsum(output[i][t] for i in output) for t in range(T)
-    ]
-    unmet_cost = problem.value_of_lost_load * per_mwh * math.fsum(max(0.0, x) for x in unmet_kw)
+        starts = count_startups(plant.running, on)
+        startups += starts
+        startup += plant.startup_cost * starts
+    unmet_kw, unmet_cost = _unmet(problem, output)
     return ScheduleAnswer(
         output_kw=output,
         soc_kwh=socs,

@@ -45,7 +45,12 @@ from vpp.extensions import db
 from vpp.models import Plant, Schedule, SchedulePlantRow
 from vpp.schemas import FINAL_SOC_FREE, ScheduleRequestSchema, resolve_store
 from vpp.services import audit, forecasts, pages
-from vpp.services.schedule import ScheduleAnswer, ScheduleProblem, plant_from_fields
+from vpp.services.schedule import (
+    ScheduleAnswer,
+    ScheduleProblem,
+    count_startups,
+    plant_from_fields,
+)
 
 PLANT_COLUMNS = (
     "id", "name", "kind", "status", "min_capacity", "max_capacity", "marginal_cost",
@@ -452,11 +457,7 @@ def keep_answer(
     for plant in plants:
         output = answer.output_kw[plant["id"]]
         cost, startup_cost, running = costs[plant["id"]]
-        starts = 0
-        previous = running
-        for now in answer.on.get(plant["id"], ()):
-            starts += now and not previous
-            previous = now
+        starts = count_startups(running, answer.on.get(plant["id"], ()))
         discharged = math.fsum(max(0.0, kw) for kw in output)
         rows.append(
             {

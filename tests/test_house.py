@@ -20,7 +20,6 @@ PURE = [
     "services/compute_budget.py",
     "services/schedule.py",
     "services/forecasts.py",
-    "services/schedule_files.py",
 ]
 WEB_OR_DATABASE = ("flask", "werkzeug", "flask_", "sqlalchemy", "vpp.extensions", "vpp.models")
 DOORS = ("vpp.web", "vpp.api", "vpp.cli", "vpp.worker", "vpp.http_errors", "vpp.auth")

@@ -247,20 +247,19 @@ def _show(schedule_id: int, as_json: bool) -> None:
 
 @schedules_cli.command("export")
 @click.argument("schedule_id", type=DATABASE_ID)
-@click.argument("file", type=click.Path(dir_okay=False, writable=True))
-def schedules_export_command(schedule_id: int, file: str) -> None:
-    """Write done schedule SCHEDULE_ID to FILE as CSV: one row per plant, its output
-    (kW) in a column per interval."""
+@click.argument("file", type=click.File("w", encoding="utf-8", lazy=True))
+def schedules_export_command(schedule_id: int, file) -> None:
+    """Write done schedule SCHEDULE_ID to FILE as CSV (- for standard output): one row
+    per plant, its output (kW) in a column per interval."""
     record = schedule_jobs.get_schedule(schedule_id)
     if record.status != SCHEDULE_DONE:
         raise click.ClickException(f"Schedule {schedule_id} is {record.status}, not done.")
     starts = schedule_jobs.interval_starts(record)
     count = 0
-    with open(file, "w", encoding="utf-8", newline="") as handle:
-        for line in schedule_files.export_rows(starts, schedule_jobs.iter_rows(schedule_id)):
-            handle.write(line)
-            count += 1
-    click.echo(f"Wrote {plural(count - 1, 'plant')} to {file}.")
+    for line in schedule_files.export_rows(starts, schedule_jobs.iter_rows(schedule_id)):
+        file.write(line)
+        count += 1
+    click.echo(f"Wrote {plural(count - 1, 'plant')} to {file.name}.", err=True)
 
 
 @schedules_cli.command("worker")

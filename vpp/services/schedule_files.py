@@ -15,6 +15,7 @@ from datetime import datetime
 from typing import Any
 
 from vpp.errors import InvalidInput
+from vpp.services.fleet_csv import guard_formula
 
 DEMAND_COLUMN = "demand_kw"
 # Built-in demand shapes: the share of the peak at each hour of the day (UTC), as
@@ -113,7 +114,7 @@ def availability_from_csv(text: str) -> dict[str, list[float]]:
 
 def export_rows(starts: list[datetime], rows: Any) -> Iterator[str]:
     """A done schedule's CSV, line by line: one row per plant, its output (kW) in a
-    column per interval start."""
+    column per interval start; names guarded as the fleet's CSV guards them."""
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
 
@@ -130,7 +131,7 @@ def export_rows(starts: list[datetime], rows: Any) -> Iterator[str]:
     yield flush()
     for row in rows:
         writer.writerow(
-            [row.plant_id, row.name, row.kind, row.availability_source, row.startups,
+            [row.plant_id, guard_formula(row.name), row.kind, row.availability_source, row.startups,
              repr(row.energy_kwh), repr(row.cost)] + [repr(float(kw)) for kw in row.output]
         )  # fmt: skip
         yield flush()

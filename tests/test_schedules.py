@@ -3,6 +3,8 @@ answer is kept with every plant's part; bad requests change nothing; two workers
 never take the same job; a worker killed mid-solve leaves its job to be taken over
 or failed, visibly."""
 
+import csv
+import io
 import json
 import math
 import os
@@ -387,8 +389,10 @@ def test_a_worker_killed_mid_solve_leaves_its_job_retried_or_failed(
     add_plants(app, *_slow_fleet(120))
     client = client_as(app, "operator")
     demand = [20_000 + 10_000 * math.sin(t / 96 * 2 * math.pi) for t in range(96)]
+    # Long enough that the first worker is still solving when its progress shows a gap,
+    # however loaded the machine (it is killed then; the second one solves to the end).
     schedule_id = client.post(
-        "/api/schedules/", json={"demand": demand, "time_limit_s": 6, "target_gap": 0}
+        "/api/schedules/", json={"demand": demand, "time_limit_s": 25, "target_gap": 0}
     ).json["id"]
     env = {"SCHEDULE_LEASE_S": "2", "SCHEDULE_MAX_ATTEMPTS": str(attempts)}
     first = _worker(app, tmp_path, env, "first.log")
@@ -537,3 +541,29 @@ def test_availability_for_thousands_of_plants_fits_in_one_request(app, client):
     with app.app_context():
         record = db.session.get(Schedule, response.json["id"])
         assert len(record.options["availability"]) == 12_000
+
+
+def test_cli_export_to_a_place_it_cannot_write_is_one_line(app, runner, tmp_path):
+    add_plants(app, FLEET[0])
+    demand = tmp_path / "demand.csv"
+    demand.write_text("demand_kw\n10\n")
+    assert (
+        runner.invoke(args=["schedules", "create", "--demand", str(demand), "--wait"]).exit_code
+        == 0
+    )
+    result = runner.invoke(
+        args=["schedules", "export", "1", str(tmp_path / "nowhere" / "plan.csv")]
+    )
+    assert result.exit_code == 1
+    assert result.output.startswith("Error: Could not open file") and result.output.count("\n") == 1
+    assert not (tmp_path / "nowhere").exists()
+
+
+def test_an_exported_plan_never_hands_a_spreadsheet_a_formula(app, client):
+    """A plant named like a formula is written as the fleet's CSV writes it: quoted."""
+    add_plants(app, {"name": '=HYPERLINK("http://x")', "kind": "solar", "max_capacity": 5})
+    client.post("/api/schedules/", json={"demand": [1.0]})
+    solve_waiting(app)
+    export = client.get("/schedules/1.csv").get_data(as_text=True)
+    rows = list(csv.reader(io.StringIO(export)))
+    assert rows[1][1] == '\'=HYPERLINK("http://x")'

@@ -28,6 +28,8 @@ from vpp.transactions import transaction
 # worker left polling from one test would take the jobs of the next. Tests that solve
 # schedules run their worker themselves.
 os.environ["SCHEDULE_WORKER_THREADS"] = "0"
+# Nor a telemetry housekeeping thread, for the same reason: tests sweep themselves.
+os.environ["TELEMETRY_SWEEP"] = "0"
 
 # Property-based tests explore new examples on every developer run; in CI they are
 # derandomized, so that a run is reproducible and a red one can be replayed.
@@ -49,6 +51,7 @@ def app(tmp_path, monkeypatch):
             "PASSWORD_HASH_METHOD": TEST_PASSWORD_HASH,
             # Tests that solve schedules run their worker themselves.
             "SCHEDULE_WORKER_THREADS": 0,
+            "TELEMETRY_SWEEP": False,
         }
     )
     app.test_client_class = FlaskLoginClient

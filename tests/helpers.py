@@ -130,3 +130,6 @@ SCHEDULE_DEFAULTS = {
     "latitude": None,
     "longitude": None,
 }
+# A plant's live-device fields when none is given (DESIGN.md, "Live devices").
+LIVE_DEFAULTS = {"telemetry": False, "status_reason": None}
+PLANT_DEFAULTS = {**SCHEDULE_DEFAULTS, **LIVE_DEFAULTS}

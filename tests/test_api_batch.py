@@ -3,7 +3,7 @@ list paged, filtered, searched and sorted, or whole and fast."""
 
 import pytest
 
-from tests.helpers import SCHEDULE_DEFAULTS, add_plants, bearer, fleet_snapshot
+from tests.helpers import PLANT_DEFAULTS, add_plants, bearer, fleet_snapshot
 
 
 def plant(n: int, **fields) -> dict:
@@ -32,7 +32,7 @@ def test_an_array_registers_every_plant_in_order(app, client):
         "min_capacity": 0.0,
         "status": "idle",
         "marginal_cost": 0.0,
-        **SCHEDULE_DEFAULTS,
+        **PLANT_DEFAULTS,
         "version": 1,
     }
     assert len(fleet_snapshot(app)) == 2500

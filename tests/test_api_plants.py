@@ -2,7 +2,7 @@
 
 import pytest
 
-from tests.helpers import SCHEDULE_DEFAULTS, add_plants, client_as, fleet_snapshot
+from tests.helpers import PLANT_DEFAULTS, add_plants, client_as, fleet_snapshot
 
 SOLAR = {"name": "Roof solar", "kind": "solar", "max_capacity": 250.0}
 
@@ -25,7 +25,7 @@ def test_create_answers_201_with_location_and_defaults(client):
         "min_capacity": 0.0,
         "status": "idle",
         "marginal_cost": 0.0,
-        **SCHEDULE_DEFAULTS,
+        **PLANT_DEFAULTS,
         "version": 1,
     }
     assert response.headers["Location"].endswith("/api/plants/1")

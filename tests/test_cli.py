@@ -5,7 +5,7 @@ import json
 
 import pytest
 
-from tests.helpers import SCHEDULE_DEFAULTS, add_plants, fleet_snapshot
+from tests.helpers import PLANT_DEFAULTS, SCHEDULE_DEFAULTS, add_plants, fleet_snapshot
 
 
 def test_add_list_update_remove(app, runner):
@@ -41,7 +41,7 @@ def test_add_list_update_remove(app, runner):
             "min_capacity": 0.0,
             "status": "down",
             "marginal_cost": 0.0,
-            **SCHEDULE_DEFAULTS,
+            **PLANT_DEFAULTS,
             "version": 2,
         }
     ]
@@ -149,9 +149,13 @@ def test_export_to_stdout_has_a_header(app, runner):
     add_plants(app, {"name": "A", "max_capacity": 1})
     lines = runner.invoke(args=["plants", "export"]).output.splitlines()
     assert lines[0] == ",".join(
-        ("id,name,kind,max_capacity,min_capacity,status,marginal_cost", *SCHEDULE_DEFAULTS)
+        (
+            "id,name,kind,max_capacity,min_capacity,status,marginal_cost",
+            *SCHEDULE_DEFAULTS,
+            "telemetry",
+        )
     )
-    assert lines[1] == "1,A,other,1.0,0.0,idle,0.0,,,0,0,0.0,,,,,,,,,"
+    assert lines[1] == "1,A,other,1.0,0.0,idle,0.0,,,0,0,0.0,,,,,,,,,,False"
 
 
 def test_bad_csv_reports_every_bad_line_and_imports_nothing(app, runner, tmp_path):

@@ -118,4 +118,17 @@ def settings_from_environment(env: dict[str, str] | None = None) -> dict[str, An
         "SCHEDULE_WORKER_THREADS": _whole_number(env, "SCHEDULE_WORKER_THREADS", 1, 0),
         "SCHEDULE_LEASE_S": _whole_number(env, "SCHEDULE_LEASE_S", 30, 1),
         "SCHEDULE_MAX_ATTEMPTS": _whole_number(env, "SCHEDULE_MAX_ATTEMPTS", 2, 1),
+        # Live devices (DESIGN.md): a telemetry plant silent for longer than this is
+        # taken down ("silent") by the housekeeping thread of each server process
+        # (TELEMETRY_SWEEP=0: none here; run `flask telemetry listen` or `sweep`).
+        "VPP_STALE_AFTER_S": _whole_number(env, "VPP_STALE_AFTER_S", 60, 1),
+        "TELEMETRY_SWEEP": env.get("TELEMETRY_SWEEP", "1").lower() in TRUE_WORDS,
+        # Raw readings are kept this many days; their per-minute averages this many.
+        "TELEMETRY_RAW_DAYS": _whole_number(env, "TELEMETRY_RAW_DAYS", 7, 1),
+        "TELEMETRY_ROLLUP_DAYS": _whole_number(env, "TELEMETRY_ROLLUP_DAYS", 365, 1),
+        # How far ahead of the server's clock a reading's time may be.
+        "TELEMETRY_CLOCK_SKEW_S": _whole_number(env, "TELEMETRY_CLOCK_SKEW_S", 5, 0),
+        # The broker of `flask telemetry listen` and `flask devices simulate`
+        # (mqtt://user:password@host:port); the app itself never needs one.
+        "MQTT_URL": env.get("MQTT_URL", "mqtt://127.0.0.1:1883"),
     }

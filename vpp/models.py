@@ -103,6 +103,10 @@ class Plant(db.Model):
     discharge_efficiency: Mapped[float | None] = mapped_column(sa.Float)
     latitude: Mapped[float | None] = mapped_column(sa.Float)
     longitude: Mapped[float | None] = mapped_column(sa.Float)
+    # Live devices (DESIGN.md): a telemetry plant's availability follows its readings.
+    telemetry: Mapped[bool] = mapped_column(sa.Boolean, default=False, server_default=sa.false())
+    # Why the VPP itself put the plant down ("silent"); None when its status was set by hand.
+    status_reason: Mapped[str | None] = mapped_column(sa.String(20))
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=_utcnow)
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime, default=_utcnow, onupdate=_utcnow)
     # Optimistic locking: every UPDATE checks and bumps it, so of two concurrent
@@ -113,6 +117,10 @@ class Plant(db.Model):
 
     def __repr__(self) -> str:
         return f"<Plant {self.id} {self.name!r} {self.status}>"
+
+
+# The silence check reads the telemetry plants that are not down.
+sa.Index("ix_plant_telemetry_status", Plant.telemetry, Plant.status)
 
 
 class FleetVersion(db.Model):
@@ -374,3 +382,63 @@ class SchedulePlantRow(db.Model):
     energy_kwh: Mapped[float] = mapped_column(sa.Float)
     cost: Mapped[float] = mapped_column(sa.Float)
     availability_source: Mapped[str] = mapped_column(sa.String(20))
+
+
+class Reading(db.Model):
+    """What a plant measured at a moment (DESIGN.md, "Live devices"): raw, kept for
+    ``TELEMETRY_RAW_DAYS``. Keyed by plant and time, so a reading sent twice (an MQTT
+    message delivered again after a crash) is stored once, and one plant's readings
+    over a period are one index range."""
+
+    __tablename__ = "reading"
+    __table_args__ = (sa.Index("ix_reading_at", "at"),)
+
+    plant_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("plant.id", ondelete="CASCADE"), primary_key=True
+    )
+    at: Mapped[datetime] = mapped_column(UtcDateTime, primary_key=True)
+    power_kw: Mapped[float] = mapped_column(sa.Float)
+    soc_kwh: Mapped[float | None] = mapped_column(sa.Float)
+
+
+class ReadingMinute(db.Model):
+    """A plant's readings summed per minute, written with them: its average, kept for
+    ``TELEMETRY_ROLLUP_DAYS`` after the raw readings are gone."""
+
+    __tablename__ = "reading_minute"
+    __table_args__ = (sa.Index("ix_reading_minute_minute", "minute"),)
+
+    plant_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("plant.id", ondelete="CASCADE"), primary_key=True
+    )
+    minute: Mapped[datetime] = mapped_column(UtcDateTime, primary_key=True)
+    sum_kw: Mapped[float] = mapped_column(sa.Float)
+    readings: Mapped[int] = mapped_column(sa.Integer)
+
+
+class FleetMinute(db.Model):
+    """The fleet's measured output per minute: the sum over plants of each one's
+    average that minute, kept up to date by every ingest (so "the last hour per
+    minute" reads 60 rows, whatever the fleet's size)."""
+
+    __tablename__ = "fleet_minute"
+
+    minute: Mapped[datetime] = mapped_column(UtcDateTime, primary_key=True)
+    power_kw: Mapped[float] = mapped_column(sa.Float)
+    plants: Mapped[int] = mapped_column(sa.Integer)
+
+
+class PlantLive(db.Model):
+    """Each plant's latest reading (one row per plant that has reported): what the
+    silence check, the plant page and the tracking error read."""
+
+    __tablename__ = "plant_live"
+    __table_args__ = (sa.Index("ix_plant_live_at", "at"),)
+
+    plant_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("plant.id", ondelete="CASCADE"), primary_key=True
+    )
+    at: Mapped[datetime] = mapped_column(UtcDateTime)
+    power_kw: Mapped[float] = mapped_column(sa.Float)
+    soc_kwh: Mapped[float | None] = mapped_column(sa.Float)
+    received_at: Mapped[datetime] = mapped_column(UtcDateTime)

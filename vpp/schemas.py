@@ -347,6 +347,19 @@ class PlantSchema(Schema):
         validate=validate.Range(min=-180, max=180, error="Must be -180 to 180 degrees."),
         metadata={"description": "Degrees east."},
     )
+    telemetry = fields.Boolean(
+        load_default=False,
+        metadata={
+            "description": "The plant reports readings: silent longer than VPP_STALE_AFTER_S, "
+            'it is taken down (reason "silent") and left out of every dispatch and '
+            "schedule until they resume."
+        },
+    )
+    status_reason = fields.String(
+        dump_only=True,
+        allow_none=True,
+        metadata={"description": '"silent" when the VPP took the plant down itself.'},
+    )
 
     @pre_load
     def normalise(self, data, **kwargs):
@@ -381,7 +394,11 @@ DISPATCH_FIELDS = ("name", "kind", "max_capacity", "min_capacity", "status", "ma
 PLANT_FIELD_RULES = {
     name: field for name, field in PlantSchema().fields.items() if not field.dump_only
 }
-SCHEDULE_FIELDS = tuple(name for name in PLANT_FIELD_RULES if name not in DISPATCH_FIELDS)
+# Live devices' switch (DESIGN.md, "Live devices").
+LIVE_FIELDS = ("telemetry",)
+SCHEDULE_FIELDS = tuple(
+    name for name in PLANT_FIELD_RULES if name not in (*DISPATCH_FIELDS, *LIVE_FIELDS)
+)
 NULLABLE_FIELDS = tuple(name for name in SCHEDULE_FIELDS if PLANT_FIELD_RULES[name].allow_none)
 
 
@@ -970,3 +987,127 @@ class SchedulePlantQuerySchema(Schema):
         load_default=False, metadata={"description": "Only plants started at least once."}
     )
     sort = fields.String(load_default="plant_id", validate=validate.OneOf(SCHEDULE_ROW_SORTS))
+
+
+# Live devices (DESIGN.md, "Live devices").
+class ReadingSchema(Schema):
+    """One reading, as ``POST /api/telemetry/`` takes it (over MQTT, without
+    ``plant_id``: the topic names the plant)."""
+
+    plant_id = fields.Integer(required=True, metadata={"minimum": 1})
+    at = fields.AwareDateTime(
+        metadata={"description": "ISO 8601 with its offset; default: when it arrives."}
+    )
+    power_kw = fields.Float(required=True, metadata={"description": "Output now, kW."})
+    soc_kwh = fields.Float(allow_none=True, metadata={"description": "A store's charge, kWh."})
+
+
+class AcceptedSchema(Schema):
+    accepted = fields.Integer(metadata={"description": "Readings in the request, all stored."})
+    stored = fields.Integer(
+        metadata={"description": "Of them, new (a reading sent again is stored once)."}
+    )
+
+
+class WindowSchema(Schema):
+    class Meta:
+        unknown = RAISE
+
+    since = fields.AwareDateTime(metadata={"description": "Default: an hour before until."})
+    until = fields.AwareDateTime(metadata={"description": "Default: now."})
+
+
+class TelemetryWindowSchema(WindowSchema):
+    resolution_minutes = WholeNumber(load_default=1, validate=validate.Range(min=1, max=1440))
+
+
+class FleetBucketSchema(Schema):
+    start = fields.String()
+    measured_kw = fields.Float(
+        allow_none=True,
+        metadata={"description": "Sum over plants of each one's average; null: none heard."},
+    )
+    target_kw = fields.Float(
+        allow_none=True, metadata={"description": "Sum of the telemetry plants' setpoints."}
+    )
+    tracking_error_kw = fields.Float(allow_none=True, metadata={"description": "measured - target"})
+    plants_reporting = fields.Integer()
+
+
+class FleetSeriesSchema(Schema):
+    since = fields.String()
+    until = fields.String()
+    resolution_minutes = fields.Integer()
+    buckets = fields.List(fields.Nested(FleetBucketSchema))
+
+
+class TelemetryStatusSchema(Schema):
+    telemetry_plants = fields.Integer()
+    silent = fields.Integer()
+    reporting = fields.Integer(metadata={"description": "Heard within VPP_STALE_AFTER_S."})
+    stale_after_s = fields.Float()
+    readings_per_s = fields.Float(metadata={"description": "Over the last complete minute."})
+    last_reading_at = fields.String(allow_none=True)
+    setpoint_source = fields.String(allow_none=True)
+    setpoint_since = fields.String(allow_none=True)
+
+
+class SilentPlantSchema(Schema):
+    id = fields.Integer()
+    name = fields.String()
+    kind = fields.String()
+    max_capacity = fields.Float()
+    last_reading_at = fields.String(allow_none=True)
+    down_since = fields.String()
+
+
+class SilentPageSchema(PageSchema):
+    items = fields.List(fields.Nested(SilentPlantSchema))
+
+
+class SetpointSchema(Schema):
+    setpoint_kw = fields.Float(allow_none=True)
+    since = fields.String(allow_none=True)
+    source = fields.String(
+        allow_none=True, metadata={"description": "dispatch:ID or schedule:ID#INTERVAL"}
+    )
+    measured_kw = fields.Float(allow_none=True, metadata={"description": "The latest reading."})
+    tracking_error_kw = fields.Float(
+        allow_none=True, metadata={"description": "measured - setpoint"}
+    )
+
+
+class SetpointsSchema(Schema):
+    source = fields.String(allow_none=True)
+    since = fields.String(allow_none=True)
+    setpoints = fields.Dict(
+        keys=fields.String(), values=fields.Float(), metadata={"description": "kW by plant id."}
+    )
+
+
+class ReadingsQuerySchema(WindowSchema):
+    per_minute = fields.Boolean(
+        load_default=False,
+        metadata={"description": "Averages per minute (kept after the raw readings)."},
+    )
+    limit = WholeNumber(load_default=3600, validate=validate.Range(min=1, max=10_000))
+
+
+class ReadingOutSchema(Schema):
+    at = fields.String()
+    power_kw = fields.Float()
+    soc_kwh = fields.Float(allow_none=True)
+
+
+class MinuteOutSchema(Schema):
+    minute = fields.String()
+    power_kw = fields.Float()
+    readings = fields.Integer()
+
+
+class PlantReadingsSchema(Schema):
+    plant_id = fields.Integer()
+    since = fields.String()
+    until = fields.String()
+    readings = fields.List(fields.Nested(ReadingOutSchema))
+    minutes = fields.List(fields.Nested(MinuteOutSchema))

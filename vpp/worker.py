@@ -6,6 +6,10 @@ committed whole or not at all.
 Workers run as threads in each server process (``SCHEDULE_WORKER_THREADS``, default 1,
 started with the first request, so after gunicorn forks) and as ``flask schedules
 worker`` processes.
+
+The telemetry housekeeping (``housekeep``: silent plants taken down, old readings
+purged) runs as one more thread per server process (``TELEMETRY_SWEEP``), in
+``flask telemetry listen`` and in ``flask telemetry sweep``.
 """
 
 import logging
@@ -19,7 +23,7 @@ import sqlalchemy as sa
 from flask import Flask, current_app
 
 from vpp.extensions import db
-from vpp.services import schedule_jobs
+from vpp.services import schedule_jobs, telemetry
 from vpp.services.schedule import schedule
 from vpp.transactions import transaction
 
@@ -120,6 +124,8 @@ def run(schedule_id: int, worker: str) -> str:
     app = current_app._get_current_object()
     with _Heartbeat(app, schedule_id, worker, lease_s) as heartbeat:
         try:
+            with transaction():  # silent telemetry plants down before the fleet is read
+                telemetry.sweep()
             problem, plants, sources = schedule_jobs.build_problem(record)
             db.session.rollback()  # no read transaction held open while solving
             answer = schedule(
@@ -183,6 +189,48 @@ def work(
     return solved
 
 
+def sweep_interval(app: Flask) -> float:
+    """How often silence is checked: a quarter of ``VPP_STALE_AFTER_S`` (so a silent
+    plant is down within 1.25 times it), between 0.25 and 15 s."""
+    return min(15.0, max(0.25, float(app.config["VPP_STALE_AFTER_S"]) / 4))
+
+
+PURGE_EVERY_S = 600.0
+
+
+def housekeep_once(purge: bool = False) -> list[int]:
+    """One silence check (and, with ``purge``, the readings past their retention),
+    each step its own transaction. The plants taken down."""
+    with transaction():
+        taken = telemetry.sweep()
+    if taken:
+        log.warning("telemetry: %d plant(s) silent, taken down: %s", len(taken), taken[:20])
+    while purge:
+        with transaction():
+            if not telemetry.purge():
+                break
+    return taken
+
+
+def housekeep(app: Flask, stop: threading.Event) -> None:
+    """Check for silent plants every ``sweep_interval`` until ``stop`` is set; purge
+    old readings every ten minutes."""
+    interval = sweep_interval(app)
+    next_purge = 0.0
+    with app.app_context():
+        while not stop.is_set():
+            purge = time.monotonic() >= next_purge
+            try:
+                housekeep_once(purge)
+                if purge:
+                    next_purge = time.monotonic() + PURGE_EVERY_S
+            except Exception:  # noqa: BLE001 — the check outlives any one failure
+                db.session.rollback()
+                log.exception("telemetry housekeeping failed; trying again")
+            db.session.remove()
+            stop.wait(interval)
+
+
 _started_lock = threading.Lock()
 
 
@@ -198,6 +246,12 @@ def start_background_workers(app: Flask) -> None:
             threading.Thread(target=work, args=(app, stop), daemon=True, name=f"vpp-schedules-{i}")
             for i in range(count)
         ]
+        if app.config["TELEMETRY_SWEEP"]:
+            threads.append(
+                threading.Thread(
+                    target=housekeep, args=(app, stop), daemon=True, name="vpp-telemetry"
+                )
+            )
         app.extensions[EXTENSION_KEY] = (stop, threads)
         for thread in threads:
             thread.start()

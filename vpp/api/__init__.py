@@ -5,7 +5,7 @@ from flask import Flask
 from marshmallow import validate
 
 from vpp.extensions import api, csrf
-from vpp.schemas import PlantPageSchema
+from vpp.schemas import PlantPageSchema, ReadingSchema
 
 
 def range_exclusivity(_converter, field, **_kwargs) -> dict:
@@ -31,6 +31,7 @@ def register_api(app: Flask) -> None:
     from vpp.api.plants import blp as plants_blp
     from vpp.api.schedules import blp as schedules_blp
     from vpp.api.spec import CommonAnswers
+    from vpp.api.telemetry import blp as telemetry_blp
 
     api.ma_plugin.converter.add_attribute_function(range_exclusivity)
     answers = CommonAnswers()
@@ -38,7 +39,9 @@ def register_api(app: Flask) -> None:
     api.spec.plugins.append(answers)
     # Referred to by hand where one answer may take two shapes (vpp.api.plants).
     api.spec.components.schema("PlantPage", schema=PlantPageSchema)
-    for blueprint in (plants_blp, fleet_blp, dispatches_blp, schedules_blp, audit_blp):
+    api.spec.components.schema("Reading", schema=ReadingSchema)
+    blueprints = (plants_blp, fleet_blp, dispatches_blp, schedules_blp, telemetry_blp, audit_blp)
+    for blueprint in blueprints:
         csrf.exempt(blueprint)  # JSON only: see vpp.api.common.require_json_body
         api.register_blueprint(blueprint)
     app.register_blueprint(docs_bp)

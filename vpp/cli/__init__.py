@@ -12,6 +12,7 @@ from flask.cli import FlaskGroup
 from vpp.cli.dispatch import aggregate_command, dispatch_command, dispatches_cli
 from vpp.cli.plants import plants_cli
 from vpp.cli.schedules import schedules_cli
+from vpp.cli.telemetry import devices_cli, telemetry_cli
 from vpp.cli.tokens import tokens_cli
 from vpp.cli.users import users_cli
 
@@ -22,6 +23,8 @@ def register_commands(app: Flask) -> None:
     app.cli.add_command(dispatch_command)
     app.cli.add_command(dispatches_cli)
     app.cli.add_command(schedules_cli)
+    app.cli.add_command(telemetry_cli)
+    app.cli.add_command(devices_cli)
     app.cli.add_command(users_cli)
     app.cli.add_command(tokens_cli)
 
@@ -30,7 +33,8 @@ VPP_HELP = """VPP, the Virtual Power Plant: the administrator's commands.
 
 Register plants (plants), see the fleet's capacity (aggregate), dispatch a demand
 (dispatch) and read the history (dispatches); plan the fleet over the next hours
-(schedules); manage who logs in (users) and the
+(schedules); carry live readings in and setpoints out (telemetry listen, status) and
+simulate devices (devices simulate); manage who logs in (users) and the
 API's bearer tokens (tokens); build the database (db upgrade). The same as
 `flask COMMAND`. Settings come from the environment (DATABASE_URL, CURRENCY...,
 see the README); every failure is one `Error:` line and exit status 1.

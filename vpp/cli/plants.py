@@ -65,6 +65,14 @@ def _plant_options(required: bool) -> Callable:
         if name in NULLABLE_FIELDS:
             words += " 'none' clears it."
         options.append(click.option("--" + name.replace("_", "-"), name, help=words))
+    options.append(
+        click.option(
+            "--telemetry/--no-telemetry",
+            "telemetry",
+            default=None,
+            help=f"The plant reports readings; silent too long, it is taken down{default('no')}.",
+        )
+    )
 
     def decorate(command: Callable) -> Callable:
         for option in reversed(options):

@@ -31,7 +31,7 @@ from vpp.errors import InvalidInput, TooManyRequests
 from vpp.extensions import db
 from vpp.models import FLEET_VERSION_ROW, Dispatch, DispatchAllocation, FleetVersion, Plant
 from vpp.schemas import DETAIL_FULL, DispatchRequestSchema
-from vpp.services import audit, fleet_cache, pages
+from vpp.services import audit, fleet_cache, pages, telemetry
 from vpp.services import dispatch_summary as summary
 from vpp.services.compute_budget import ComputeBudget
 from vpp.services.dispatch import DispatchResult, PreparedFleet, Unit, dispatch_demand
@@ -218,6 +218,9 @@ def commit_dispatch(demand: Any, *, actor: str) -> Dispatch:
     it is when recorded. Does not commit."""
     demand_kw = validate_demand(demand)
     lock_fleet()
+    # Silent telemetry plants go down now, in this transaction, whenever the
+    # background check last ran: a dispatch never counts on a unit not heard from.
+    telemetry.sweep()
     plants = db.session.execute(
         sa.select(*UNIT_COLUMNS, Plant.name, Plant.kind).order_by(Plant.id)
     ).all()

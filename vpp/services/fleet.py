@@ -27,7 +27,7 @@ from vpp.schemas import (
 from vpp.services import audit, fleet_cache, pages
 
 PLANT_FIELDS = tuple(name for name, f in PlantSchema().fields.items() if not f.dump_only)
-PLANT_API_FIELDS = ("id", *PLANT_FIELDS, "version")
+PLANT_API_FIELDS = ("id", *PLANT_FIELDS, "status_reason", "version")
 
 _plant_schema = PlantSchema()
 _plant_patch_schema = PlantPatchSchema()
@@ -195,7 +195,7 @@ def insert_plants(valid: list[dict[str, Any]], *, actor: str) -> list[dict[str, 
         )
         chunk_ids = [id_of[name] for name in names]
         plants = [
-            {"id": plant_id, **_api_values(values), "version": 1}
+            {"id": plant_id, **_api_values(values), "status_reason": None, "version": 1}
             for plant_id, values in zip(chunk_ids, chunk, strict=True)
         ]
         audit.record_many(

@@ -42,7 +42,7 @@ from vpp.domain import (
 )
 from vpp.errors import InvalidInput
 from vpp.extensions import db
-from vpp.models import Plant, Schedule, SchedulePlantRow
+from vpp.models import Plant, PlantLive, Schedule, SchedulePlantRow
 from vpp.schemas import FINAL_SOC_FREE, ScheduleRequestSchema, resolve_store
 from vpp.services import audit, forecasts, pages
 from vpp.services.schedule import (
@@ -57,6 +57,7 @@ PLANT_COLUMNS = (
     "ramp_up_kw_per_min", "ramp_down_kw_per_min", "min_up_minutes", "min_down_minutes",
     "startup_cost", "energy_capacity_kwh", "soc_kwh", "soc_min_kwh", "soc_max_kwh",
     "max_charge_kw", "charge_efficiency", "discharge_efficiency", "latitude", "longitude",
+    "telemetry",
 )  # fmt: skip
 ROW_INSERT_BATCH = 2000
 
@@ -335,6 +336,26 @@ def mark_failed(schedule_id: int, worker: str, error: str) -> bool:
     return result.rowcount == 1
 
 
+def _measured_charge(plants: list[dict]) -> None:
+    """A telemetry store starts from the charge it last reported (within its range),
+    not the one typed when it was registered."""
+    stores = [p for p in plants if p.get("telemetry") and p["energy_capacity_kwh"]]
+    if not stores:
+        return
+    reported = dict(
+        db.session.execute(
+            sa.select(PlantLive.plant_id, PlantLive.soc_kwh).where(
+                PlantLive.plant_id.in_([p["id"] for p in stores]), PlantLive.soc_kwh.is_not(None)
+            )
+        ).all()
+    )
+    for plant in stores:
+        if plant["id"] in reported:
+            plant["soc_kwh"] = min(
+                max(reported[plant["id"]], plant["soc_min_kwh"]), plant["soc_max_kwh"]
+            )
+
+
 def build_problem(record: Schedule) -> tuple[ScheduleProblem, list[dict], dict[int, str]]:
     """The fleet as it stands (every plant that is not down), its availability, and
     where each plant's availability came from."""
@@ -347,6 +368,7 @@ def build_problem(record: Schedule) -> tuple[ScheduleProblem, list[dict], dict[i
             sa.select(*columns).where(Plant.status != STATUS_DOWN).order_by(Plant.id)
         )
     ]
+    _measured_charge(plants)
     T = len(record.demand)
     given = {int(k): v for k, v in record.options["availability"].items()}
     sources: dict[int, str] = {}

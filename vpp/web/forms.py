@@ -4,7 +4,7 @@ errors the views attach to these fields (``attach_errors``)."""
 
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField
-from wtforms import HiddenField, PasswordField, SelectField, StringField, SubmitField
+from wtforms import BooleanField, HiddenField, PasswordField, SelectField, StringField, SubmitField
 from wtforms.fields.choices import SelectChoice
 from wtforms.widgets import TextInput
 
@@ -19,7 +19,7 @@ from vpp.domain import (
     SCHEDULE_RESOLUTIONS,
 )
 from vpp.formatting import kind_label as _label
-from vpp.schemas import DISPATCH_FIELDS, NULLABLE_FIELDS, SCHEDULE_FIELDS
+from vpp.schemas import DISPATCH_FIELDS, LIVE_FIELDS, NULLABLE_FIELDS, SCHEDULE_FIELDS
 from vpp.services.schedule_files import SHAPES
 
 
@@ -107,11 +107,12 @@ class PlantForm(VppForm):
     discharge_efficiency = StringField("Discharging efficiency (0–1)", widget=_number_input())
     latitude = StringField("Latitude (°N)", widget=_number_input())
     longitude = StringField("Longitude (°E)", widget=_number_input())
+    telemetry = BooleanField("Reports readings (taken down when silent)")
     # The version an edit started from (empty when adding): a stale edit is refused.
     version = HiddenField()
     submit = SubmitField("Add plant")
 
-    FIELDS = (*DISPATCH_FIELDS, *SCHEDULE_FIELDS, "version")
+    FIELDS = (*DISPATCH_FIELDS, *SCHEDULE_FIELDS, *LIVE_FIELDS, "version")
 
     def schedule_fields_in_use(self) -> bool:
         """Whether a schedule field holds something or has an error: then its section
@@ -133,7 +134,7 @@ class PlantForm(VppForm):
             del data["version"]
         if drop_empty:
             return {name: value for name, value in data.items() if value != ""}
-        for name in SCHEDULE_FIELDS:
+        for name in (*SCHEDULE_FIELDS, *LIVE_FIELDS):
             if data[name] == "":
                 data[name] = None if name in NULLABLE_FIELDS else "0"
         return data

@@ -779,7 +779,8 @@ def fleet_series(
     """The fleet's measured output per bucket of ``resolution_minutes`` from ``since``
     (default: an hour before ``until``) to ``until`` (default now), beside the target:
     the sum of the telemetry plants' setpoints, averaged over each minute of the bucket
-    (sampled at the middle of the minute, or at ``until`` in the minute under way), and the tracking error (measured - target).
+    (sampled at the middle of the minute, or at ``until`` in the minute under way),
+    and the tracking error (measured - target).
     A bucket's measured output is the mean of its minutes with readings (each minute:
     the sum over plants of each one's average); null where nothing was heard."""
     now = now or now_utc()

@@ -8,7 +8,7 @@ PORT ?= 5000
 BIN := $(VENV)/bin
 PIP_INSTALL := $(BIN)/pip install --quiet --disable-pip-version-check -c constraints.txt
 
-.PHONY: run install install-dev install-bench browser axe test test-postgres lint format migrate demo screenshot benchmark clean
+.PHONY: run install install-dev install-bench browser axe mosquitto mqtt test test-postgres lint format migrate demo screenshot benchmark clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -49,6 +49,17 @@ browser:
 		exit 1; \
 	fi
 
+## Debian's Mosquitto, the MQTT broker of the telemetry tests (each starts its own on a
+## free loopback port). Installs it when missing and we are root; else says how.
+mosquitto:
+	@echo "mosquitto: $$(bash scripts/mqtt-broker.sh)"
+
+## A broker on 127.0.0.1:1883 for a demo (flask telemetry listen, flask devices simulate).
+mqtt: mosquitto
+	mkdir -p build
+	(cat scripts/mosquitto.conf; echo "listener 1883 127.0.0.1") > build/mosquitto.conf
+	$$(bash scripts/mqtt-broker.sh) -c build/mosquitto.conf
+
 ## axe-core, pinned, for the accessibility checks of the browser tests (npm registry).
 AXE_VERSION := 4.14.1
 AXE := build/axe/axe-core-$(AXE_VERSION)/axe.min.js
@@ -67,12 +78,12 @@ format: install-dev
 	$(BIN)/ruff check --fix .
 
 ## The whole suite: lint, unit, API, CLI, migrations and real-browser tests.
-test: install-dev browser axe lint
+test: install-dev browser axe mosquitto lint
 	$(BIN)/pytest
 
 ## The same suite on PostgreSQL: Debian's server, installed and started when missing
 ## (as root) by scripts/postgres-test-server.sh, or any VPP_TEST_DATABASE_URL given.
-test-postgres: install-dev browser axe
+test-postgres: install-dev browser axe mosquitto
 	VPP_TEST_DATABASE_URL=$${VPP_TEST_DATABASE_URL:-$$(bash scripts/postgres-test-server.sh)} $(BIN)/pytest
 
 ## Retake docs/dashboard.png (the README's screenshot) from a demo fleet.

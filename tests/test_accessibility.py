@@ -63,6 +63,7 @@ def pages(loaded) -> list[str]:
         f"/dispatches/{loaded['dispatch']}",
         "/schedules",
         f"/schedules/{loaded['schedule']}",
+        "/live",
         "/admin/users",
         "/admin/tokens",
         "/admin/audit",

@@ -353,3 +353,38 @@ def test_a_schedule_is_planned_from_the_page_and_its_charts_draw(app, live_serve
         stop.set()
         solver.join()
     assert refused == []
+
+
+def test_the_live_chart_moves_without_a_reload(app, live_server, page: Page):
+    """The Live page asks for new figures by itself: readings that arrive while it is
+    open move its chart and its counts, and the page is never reloaded."""
+    from datetime import UTC, datetime
+
+    from vpp.services import telemetry
+    from vpp.transactions import transaction
+
+    ids = add_plants(
+        app, *({"name": f"Meter {i}", "telemetry": True, "max_capacity": 100} for i in range(3))
+    )
+    log_in(page, live_server)
+    page.goto(live_server.url("/"))
+    page.get_by_role("link", name="Live").first.click()
+    expect(page.get_by_role("heading", name="Live", exact=True)).to_be_visible()
+    wait_for_chart(page, "live-chart")
+    page.evaluate("() => { window.stillTheSamePage = true; }")
+    last_measured = (
+        "() => { const d = window.vppLiveChart.data.datasets[0].data; return d[d.length - 1]; }"
+    )
+    assert page.evaluate(last_measured) is None
+    with app.app_context():
+        now = datetime.now(UTC)
+        readings = [
+            telemetry.ReadingIn(plant_id, now, 10.0 * n, None) for n, plant_id in enumerate(ids, 1)
+        ]
+        with transaction():
+            telemetry.ingest(readings, now)
+    page.wait_for_function(f"() => ({last_measured})() === 60", timeout=15_000)
+    expect(page.locator("[data-live=reporting]")).to_have_text("3")
+    assert page.evaluate("() => window.stillTheSamePage") is True
+    drawn = page.evaluate(COUNT_DRAWN_PIXELS, "live-chart")
+    assert drawn["drawn"] > 0.01 * drawn["total"]

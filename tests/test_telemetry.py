@@ -13,11 +13,11 @@ import sqlalchemy as sa
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tests.helpers import add_plants, bearer
+from tests.helpers import add_plants, bearer, client_as, csrf_token
 from vpp import worker
 from vpp.extensions import db
 from vpp.models import AuditEvent, FleetMinute, Plant, PlantLive, Reading, ReadingMinute
-from vpp.services import telemetry
+from vpp.services import dispatch_runs, telemetry
 from vpp.transactions import transaction
 
 LIVE = {"telemetry": True, "max_capacity": 100.0}
@@ -493,3 +493,57 @@ def test_the_plant_cli_and_api_set_telemetry(app, runner, client):
     assert plant["telemetry"] is True and plant["status_reason"] is None
     runner.invoke(args=["plants", "update", "1", "--no-telemetry"])
     assert client.get("/api/plants/1", headers=bearer(app, "viewer")).json["telemetry"] is False
+
+
+# --- Pages --------------------------------------------------------------------------
+
+
+def test_the_live_page_shows_the_counts_and_the_silent_plants_a_page_at_a_time(app):
+    app.config["VPP_STALE_AFTER_S"] = 1
+    ids = add_plants(app, *({"name": f"Unit {i:02}", **LIVE} for i in range(30)))
+    with app.app_context():
+        now = _now()
+        with transaction():
+            telemetry.ingest([telemetry.ReadingIn(ids[0], now, 5.0, None)], now)
+        time.sleep(1.1)
+        with transaction():
+            telemetry.ingest([telemetry.ReadingIn(ids[1], _now(), 5.0, None)], _now())
+            assert len(telemetry.sweep()) == 29
+    viewer = client_as(app, "viewer")
+    page = viewer.get("/live").get_data(as_text=True)
+    assert 'data-live="silent"' in page and ">29<" in page
+    assert "Unit 00" in page and "Unit 26" not in page  # 25 a page
+    assert "Page 1 of 2" in page
+    second = viewer.get("/live?page=2").get_data(as_text=True)
+    assert "Unit 29" in second and "Unit 00" not in second
+
+
+def test_a_plants_page_shows_its_last_reading_and_setpoint(app):
+    (plant_id,) = add_plants(app, {"name": "Meter", **LIVE})
+    operator = client_as(app, "operator")
+    page = operator.get(f"/plants/{plant_id}/edit").get_data(as_text=True)
+    assert "none yet" in page and "no committed dispatch" in page
+    with app.app_context():
+        now = _now()
+        with transaction():
+            telemetry.ingest([telemetry.ReadingIn(plant_id, now, 12.5, None)], now)
+            dispatch_runs.commit_dispatch(40, actor="tests")
+    for who in ("operator", "viewer"):
+        page = client_as(app, who).get(f"/plants/{plant_id}/edit").get_data(as_text=True)
+        assert "12.5 kW" in page and "40 kW since" in page and "dispatch:1" in page
+
+
+def test_the_plant_form_sets_telemetry(app):
+    operator = client_as(app, "operator")
+    answer = operator.post(
+        "/plants",
+        data={
+            "csrf_token": csrf_token(operator),
+            "name": "Meter",
+            "max_capacity": "10",
+            "telemetry": "y",
+        },
+    )
+    assert answer.status_code == 302
+    with app.app_context():
+        assert db.session.scalar(sa.select(Plant.telemetry)) is True

@@ -158,12 +158,14 @@ def register_blueprints(app: Flask) -> None:
     from vpp.api import register_api
     from vpp.health import bp as health_bp
     from vpp.web.account_views import admin_bp, auth_bp
+    from vpp.web.live_views import bp as live_bp
     from vpp.web.schedule_views import bp as schedules_web_bp
     from vpp.web.views import bp as web_bp
 
     register_api(app)
     app.register_blueprint(web_bp)
     app.register_blueprint(schedules_web_bp)
+    app.register_blueprint(live_bp)
     app.register_blueprint(auth_bp)
     app.register_blueprint(admin_bp)
     app.register_blueprint(health_bp)

@@ -23,7 +23,7 @@ from vpp.schemas import (
     DispatchRowsQuerySchema,
     PlantListQuerySchema,
 )
-from vpp.services import dispatch_runs, fleet, pages
+from vpp.services import dispatch_runs, fleet, pages, telemetry
 from vpp.web.forms import DeleteForm, DispatchForm, PlantForm
 from vpp.web.submit import run_action, run_form
 
@@ -233,8 +233,22 @@ def edit_plant(plant_id: int):
         ]
     status = 422 if form.is_submitted() else 200
     return render_template(
-        "plant_edit.html", plant=plant, form=form, delete_form=DeleteForm(), current=current
+        "plant_edit.html",
+        plant=plant,
+        form=form,
+        delete_form=DeleteForm(),
+        current=current,
+        live=_live(plant),
     ), status
+
+
+def _live(plant) -> dict[str, Any] | None:
+    """A plant's latest reading and setpoint, for its page (None: it never reported
+    and does not report telemetry)."""
+    reading = telemetry.latest_reading(plant.id)
+    if reading is None and not plant.telemetry:
+        return None
+    return {"reading": reading, "setpoint": telemetry.plant_setpoint(plant.id)}
 
 
 @bp.post("/plants/<id:plant_id>/delete")
@@ -253,6 +267,7 @@ def delete_plant(plant_id: int):
             form=PlantForm(data=_plant_form_values(plant)),
             delete_form=form,
             current=None,
+            live=_live(plant),
         ), 422
     return redirect(url_for("web.dashboard") + "#fleet")
 

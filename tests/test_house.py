@@ -22,7 +22,16 @@ PURE = [
     "services/forecasts.py",
 ]
 WEB_OR_DATABASE = ("flask", "werkzeug", "flask_", "sqlalchemy", "vpp.extensions", "vpp.models")
-DOORS = ("vpp.web", "vpp.api", "vpp.cli", "vpp.worker", "vpp.http_errors", "vpp.auth")
+DOORS = (
+    "vpp.web",
+    "vpp.api",
+    "vpp.cli",
+    "vpp.worker",
+    "vpp.mqtt",
+    "vpp.simulator",
+    "vpp.http_errors",
+    "vpp.auth",
+)
 # What a service may not read: who acts comes as an argument.
 REQUEST_STATE = {"g", "request", "session", "has_request_context", "current_user"}
 

@@ -547,3 +547,42 @@ def test_the_plant_form_sets_telemetry(app):
     assert answer.status_code == 302
     with app.app_context():
         assert db.session.scalar(sa.select(Plant.telemetry)) is True
+
+
+def test_a_schedule_leaves_out_a_silent_plant_and_starts_a_store_from_its_reported_charge(
+    app, client
+):
+    app.config["VPP_STALE_AFTER_S"] = 1
+    silent, store, plain = add_plants(
+        app,
+        {"name": "quiet", **LIVE, "marginal_cost": 1},
+        {
+            "name": "store",
+            "kind": "battery",
+            "max_capacity": 5.0,
+            "energy_capacity_kwh": 10.0,
+            "soc_kwh": 5.0,
+            "telemetry": True,
+        },
+        {"name": "plain", "max_capacity": 100.0, "marginal_cost": 50},
+    )
+    with app.app_context():
+        now = _now()
+        with transaction():
+            telemetry.ingest([telemetry.ReadingIn(silent, now, 10.0, None)], now)
+    time.sleep(1.1)
+    with app.app_context():
+        with transaction():  # the store reports now; the other fell silent meanwhile
+            telemetry.ingest([telemetry.ReadingIn(store, _now(), 0.0, 8.0)], _now())
+    answer = client.post(
+        "/api/schedules/", json={"demand": [20.0, 20.0]}, headers=bearer(app, "operator")
+    )
+    assert answer.status_code == 202
+    assert worker.work(app, threading.Event(), once=True) == 1
+    rows = client.get(
+        f"/api/schedules/{answer.json['id']}/plants/", headers=bearer(app, "viewer")
+    ).json["items"]
+    by_id = {row["id"]: row for row in rows}
+    assert silent not in by_id and plain in by_id
+    assert by_id[store]["soc"][0] == pytest.approx(8.0)
+    assert _plant(app, silent).status_reason == "silent"

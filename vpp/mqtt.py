@@ -35,6 +35,7 @@ from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
 from vpp.config import ConfigError
+from vpp.errors import Conflict
 from vpp.extensions import db
 from vpp.services import fleet_cache, telemetry
 from vpp.transactions import transaction
@@ -106,10 +107,12 @@ def client(
         properties.SessionExpiryInterval = SESSION_EXPIRY_S
     connected = threading.Event()
     refused: list[str] = []
+    resumed: list[bool] = []
 
-    def on_connect(_client, _userdata, _flags, reason_code, _properties) -> None:
+    def on_connect(_client, _userdata, flags, reason_code, _properties) -> None:
         if reason_code.is_failure:
             refused.append(str(reason_code))
+        resumed.append(bool(flags.session_present))
         connected.set()
 
     mqtt.on_connect = on_connect
@@ -128,6 +131,8 @@ def client(
         mqtt.loop_stop()
         reason = refused[0] if refused else "no answer in 10 s"
         raise ConfigError(f"The MQTT broker at {where.host}:{where.port} refused us: {reason}")
+    # A resumed session keeps its subscriptions: its messages are already on their way.
+    mqtt.vpp_session_resumed = bool(resumed and resumed[0])
     return mqtt
 
 
@@ -174,7 +179,9 @@ class Listener:
         subscribed = threading.Event()
         self.mqtt.on_subscribe = lambda *_args: subscribed.set()
         self.mqtt.subscribe(TELEMETRY_TOPICS, qos=1)
-        if not subscribed.wait(10):
+        # A new session waits for the broker's confirmation; a resumed one already has
+        # the subscription (and its queued messages may arrive before the SUBACK).
+        if not self.mqtt.vpp_session_resumed and not subscribed.wait(10):
             raise ConfigError("The MQTT broker did not confirm the subscription in 10 s.")
         log.info("telemetry: subscribed to %s", TELEMETRY_TOPICS)
 
@@ -283,7 +290,10 @@ class Listener:
                         try:
                             self.store(pending)
                             pending = []
-                        except sa.exc.SQLAlchemyError:
+                        except (sa.exc.SQLAlchemyError, Conflict):
+                            # The database is out, or a plant went meanwhile (checked
+                            # again against the fleet as it now is): the batch is kept
+                            # and nothing of it acknowledged until it is stored.
                             db.session.rollback()
                             log.exception("telemetry: batch not stored; trying again")
                             stop.wait(1.0)

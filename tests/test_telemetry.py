@@ -27,6 +27,16 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
+def _clear_of_a_boundary(minutes: int = 1, margin_s: float = 10.0) -> None:
+    """Wait, if need be, until the clock is more than ``margin_s`` before the next
+    multiple of ``minutes``: a test that reads "this minute" then stays in it."""
+    now = _now()
+    into = (now.minute % minutes) * 60 + now.second + now.microsecond / 1e6
+    left = minutes * 60 - into
+    if left < margin_s:
+        time.sleep(left + 0.1)
+
+
 def _post(client, app, body, role="operator"):
     return client.post("/api/telemetry/", json=body, headers=bearer(app, role))
 
@@ -216,6 +226,7 @@ def test_the_fleet_series_puts_measured_output_beside_the_dispatched_target(app,
         {"name": "not live", "max_capacity": 100.0, "marginal_cost": 5},
     )
     viewer = bearer(app, "viewer")
+    _clear_of_a_boundary()
     assert client.post("/api/dispatches/", json={"demand": 150}, headers=bearer(app, "operator"))
     start = telemetry.minute_of(_now())
     _post(
@@ -413,6 +424,7 @@ def test_setpoints_follow_a_done_schedule_interval_by_interval(app, client):
         {"name": "B", **LIVE, "marginal_cost": 20},
     )
     operator, viewer = bearer(app, "operator"), bearer(app, "viewer")
+    _clear_of_a_boundary(5, margin_s=30)
     client.post("/api/dispatches/", json={"demand": 5}, headers=operator)
     start = telemetry.minute_of(_now()) - timedelta(minutes=_now().minute % 5)
     demand = [150.0, 30.0, 60.0]

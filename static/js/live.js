@@ -45,8 +45,9 @@
         datasets: [
           { label: "Measured", data: first.measured, borderColor: "#0072B2", backgroundColor: "rgba(0, 114, 178, 0.15)",
             fill: true, pointRadius: 0, borderWidth: 2, spanGaps: false },
+          // Points drawn too: a target that began in the minute under way is one point.
           { label: "Target", data: first.target, borderColor: "#D55E00", borderDash: [6, 3],
-            pointRadius: 0, borderWidth: 2, stepped: true, fill: false }
+            pointRadius: 2, borderWidth: 2, stepped: true, fill: false }
         ]
       },
       options: {

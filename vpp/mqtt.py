@@ -249,7 +249,7 @@ class Listener:
         key = (source.name if source else None, fleet_cache.fleet_version())
         if key == self.setpoint_key and not force:
             return 0
-        _, values = telemetry.setpoints()
+        values = telemetry.source_setpoints(source) if source else {}
         db.session.rollback()
         since = source.since.isoformat() if source else None
         name = source.name if source else None
@@ -274,11 +274,10 @@ class Listener:
 
     def run(self, stop: threading.Event, report=None) -> None:
         """Until ``stop`` is set: store readings, publish setpoints, check silence."""
-        from vpp.worker import PURGE_EVERY_S, housekeep_once, sweep_interval
+        from vpp.worker import Housekeeping
 
-        sweep_every = sweep_interval(self.app)
-        next_sweep = next_setpoints = 0.0
-        next_purge = time.monotonic() + PURGE_EVERY_S
+        keeping = Housekeeping(self.app)
+        next_setpoints = 0.0
         pending: list = []
         with self.app.app_context():
             self.start()
@@ -302,12 +301,7 @@ class Listener:
                         if moment >= next_setpoints:
                             self.publish_setpoints()
                             next_setpoints = moment + SETPOINT_CHECK_S
-                        if moment >= next_sweep:
-                            purge = moment >= next_purge
-                            housekeep_once(purge)
-                            next_sweep = moment + sweep_every
-                            if purge:
-                                next_purge = moment + PURGE_EVERY_S
+                        keeping.run_if_due()
                     except sa.exc.SQLAlchemyError:
                         db.session.rollback()
                         log.exception("telemetry: database unavailable; trying again")

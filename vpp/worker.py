@@ -212,23 +212,38 @@ def housekeep_once(purge: bool = False) -> list[int]:
     return taken
 
 
+class Housekeeping:
+    """When the telemetry housekeeping is due, for a loop that runs it among other
+    work: the silence check every ``sweep_interval``, the purge every
+    ``PURGE_EVERY_S`` (both at once the first time)."""
+
+    def __init__(self, app: Flask):
+        self.interval = sweep_interval(app)
+        self.next_sweep = self.next_purge = 0.0
+
+    def run_if_due(self) -> None:
+        moment = time.monotonic()
+        if moment < self.next_sweep:
+            return
+        purge = moment >= self.next_purge
+        housekeep_once(purge)
+        self.next_sweep = moment + self.interval
+        if purge:
+            self.next_purge = moment + PURGE_EVERY_S
+
+
 def housekeep(app: Flask, stop: threading.Event) -> None:
-    """Check for silent plants every ``sweep_interval`` until ``stop`` is set; purge
-    old readings every ten minutes."""
-    interval = sweep_interval(app)
-    next_purge = 0.0
+    """The server's housekeeping thread: ``Housekeeping`` until ``stop`` is set."""
+    keeping = Housekeeping(app)
     with app.app_context():
         while not stop.is_set():
-            purge = time.monotonic() >= next_purge
             try:
-                housekeep_once(purge)
-                if purge:
-                    next_purge = time.monotonic() + PURGE_EVERY_S
+                keeping.run_if_due()
             except Exception:  # noqa: BLE001 — the check outlives any one failure
                 db.session.rollback()
                 log.exception("telemetry housekeeping failed; trying again")
             db.session.remove()
-            stop.wait(interval)
+            stop.wait(keeping.interval)
 
 
 _started_lock = threading.Lock()

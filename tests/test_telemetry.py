@@ -411,6 +411,13 @@ def test_setpoints_come_from_the_latest_committed_dispatch(app, client):
     assert client.get(f"/api/plants/{plain}/setpoint", headers=viewer).json["setpoint_kw"] is None
     every = client.get("/api/telemetry/setpoints", headers=viewer).json
     assert set(every["setpoints"]) == {str(a), str(b)}
+    assert (every["total"], every["pages"]) == (2, 1)
+    # A page at a time, by plant id: the answer never grows with the fleet.
+    second = client.get("/api/telemetry/setpoints?page=2&per_page=1", headers=viewer).json
+    assert second["setpoints"] == {str(b): every["setpoints"][str(b)]}
+    assert (second["page"], second["total"], second["pages"]) == (2, 2, 2)
+    too_many = client.get("/api/telemetry/setpoints?per_page=10001", headers=viewer)
+    assert too_many.status_code == 422
     client.post("/api/dispatches/", json={"demand": 10}, headers=bearer(app, "operator"))
     assert client.get(f"/api/plants/{b}/setpoint", headers=viewer).json["source"] == (
         f"dispatch:{dispatch_id + 1}"

@@ -1077,7 +1077,11 @@ class SetpointSchema(Schema):
     )
 
 
-class SetpointsSchema(Schema):
+class SetpointsQuerySchema(PageQuerySchema):
+    per_page = WholeNumber(load_default=1_000, validate=validate.Range(min=1, max=10_000))
+
+
+class SetpointsSchema(PageSchema):
     source = fields.String(allow_none=True)
     since = fields.String(allow_none=True)
     setpoints = fields.Dict(

@@ -27,6 +27,7 @@ log = logging.getLogger(__name__)
 SETPOINT_TOPICS = "vpp/plants/+/setpoint"
 SETPOINT_PLANT = re.compile(r"^vpp/plants/([0-9]+)/setpoint$")
 HTTP_BATCH = 1_000
+SETPOINT_PAGE = 10_000
 
 
 @dataclass
@@ -136,8 +137,16 @@ class Simulator:
             log.warning("simulator: a setpoint that is not JSON on %s", message.topic)
 
     def _poll_setpoints(self) -> None:
-        body = self._http("GET", "/api/telemetry/setpoints")
-        values = body.get("setpoints", {})
+        """Every page of ``GET /api/telemetry/setpoints``."""
+        values: dict[str, float] = {}
+        page = pages = 1
+        while page <= pages:
+            body = self._http(
+                "GET", f"/api/telemetry/setpoints?page={page}&per_page={SETPOINT_PAGE}"
+            )
+            values.update(body.get("setpoints", {}))
+            pages = body.get("pages", 0)
+            page += 1
         for device in self.devices:
             device.setpoint_kw = values.get(str(device.plant_id))
 

@@ -1,8 +1,7 @@
 """``/api/telemetry/`` and each plant's readings and setpoint: live devices
 (DESIGN.md, "Live devices")."""
 
-import orjson
-from flask import current_app, request
+from flask import jsonify, request
 from flask.views import MethodView
 from marshmallow import RAISE
 
@@ -15,6 +14,7 @@ from vpp.schemas import (
     PlantReadingsSchema,
     ReadingsQuerySchema,
     SetpointSchema,
+    SetpointsQuerySchema,
     SetpointsSchema,
     SilentPageSchema,
     TelemetryStatusSchema,
@@ -43,13 +43,6 @@ READINGS_BODY = {
 }
 
 
-def _json(body, status: int = 200):
-    """orjson straight to the response: a series or a page, no schema pass."""
-    return current_app.response_class(
-        orjson.dumps(body), status=status, mimetype="application/json"
-    )
-
-
 @blp.route("/telemetry/")
 class Readings(MethodView):
     @blp.doc(requestBody=READINGS_BODY)
@@ -69,7 +62,9 @@ class Readings(MethodView):
         readings = telemetry.validate_readings(request.get_json(), now)
         with transaction():
             stored = telemetry.ingest(readings, now)
-        return _json({"accepted": len(readings), "stored": stored}, 202)
+        response = jsonify({"accepted": len(readings), "stored": stored})
+        response.status_code = 202
+        return response
 
 
 @blp.route("/telemetry/fleet")
@@ -80,7 +75,7 @@ class FleetSeries(MethodView):
         """The fleet's measured output per bucket of ``resolution_minutes`` (default 1)
         from ``since`` to ``until`` (default: the last hour), beside the target (the
         telemetry plants' setpoints summed) and the tracking error."""
-        return _json(
+        return jsonify(
             telemetry.fleet_series(
                 query.get("since"), query.get("until"), query["resolution_minutes"]
             )
@@ -93,7 +88,7 @@ class Status(MethodView):
     def get(self):
         """Telemetry plants, how many are silent and how many reporting, readings per
         second, and where setpoints come from now."""
-        return _json(telemetry.status())
+        return jsonify(telemetry.status())
 
 
 @blp.route("/telemetry/silent")
@@ -103,21 +98,26 @@ class Silent(MethodView):
     def get(self, query):
         """Plants taken down because they fell silent, a page at a time."""
         items, total = telemetry.silent_page(query["page"], query["per_page"])
-        return _json(page_body(items, total, query, dict))
+        return jsonify(page_body(items, total, query, dict))
 
 
 @blp.route("/telemetry/setpoints")
 class Setpoints(MethodView):
+    @blp.arguments(SetpointsQuerySchema, location="query", unknown=RAISE)
     @blp.response(200, SetpointsSchema)
-    def get(self):
-        """Every telemetry plant's setpoint now, in one answer (for a gateway that polls
-        for many devices), and the dispatch or schedule interval it comes from."""
-        source, values = telemetry.setpoints()
-        return _json(
+    def get(self, query):
+        """The telemetry plants' setpoints now, a page at a time by plant id (up to
+        10,000 a page: for a gateway that polls for many devices), and the dispatch or
+        schedule interval they come from."""
+        source, values, total = telemetry.setpoints_page(query["page"], query["per_page"])
+        paging = page_body([], total, query, dict)
+        del paging["items"]  # the page is the setpoints, by plant id
+        return jsonify(
             {
                 "source": source.name if source else None,
                 "since": source.since.isoformat() if source else None,
                 "setpoints": {str(pid): kw for pid, kw in values.items()},
+                **paging,
             }
         )
 
@@ -132,16 +132,15 @@ class PlantReadings(MethodView):
         hour), at most ``limit``; with ``per_minute=true`` its averages per minute
         instead (kept after the raw readings' retention)."""
         fleet.get_plant(plant_id)
-        # (no buckets here: only the window's length is checked)
         since, until = telemetry.check_window(
-            query.get("since"), query.get("until"), 24 * 60, telemetry.now_utc()
+            query.get("since"), query.get("until"), telemetry.now_utc()
         )
         body = {"plant_id": plant_id, "since": since.isoformat(), "until": until.isoformat()}
         if query["per_minute"]:
             body["minutes"] = telemetry.plant_minutes(plant_id, since, until)
         else:
             body["readings"] = telemetry.plant_readings(plant_id, since, until, query["limit"])
-        return _json(body)
+        return jsonify(body)
 
 
 @blp.route("/plants/<id:plant_id>/setpoint")
@@ -153,4 +152,4 @@ class PlantSetpoint(MethodView):
         which committed dispatch or schedule interval; beside its latest reading and the
         tracking error. Nulls when nothing committed gives it a setpoint."""
         fleet.get_plant(plant_id)
-        return _json(telemetry.plant_setpoint(plant_id))
+        return jsonify(telemetry.plant_setpoint(plant_id))

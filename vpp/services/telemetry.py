@@ -18,10 +18,10 @@ before its first, its last change) is older than ``VPP_STALE_AFTER_S`` goes ``do
 with ``status_reason`` "silent", audited; a fresh reading brings it back (``running``
 when it produces, else ``idle``). A plant put down by hand stays down whatever it reports.
 
-**Setpoints** (``setpoints``) are computed when asked, from what is committed: the
-latest committed dispatch, or the current interval of the latest done schedule that
-covers now, whichever took effect last (``since``). Nothing is stored for them, so
-they cannot disagree with the dispatch or schedule they come from.
+**Setpoints** (``current_source``, ``source_setpoints``) are computed when asked, from
+what is committed: the latest committed dispatch, or the current interval of the latest
+done schedule that covers now, whichever took effect last (``since``). Nothing is stored
+for them, so they cannot disagree with the dispatch or schedule they come from.
 
 These functions change the session but **do not commit**: the door owns the transaction.
 """
@@ -292,9 +292,10 @@ def ingest(readings: Sequence[ReadingIn], now: datetime) -> int:
     new = [by_key[(pid, _aware(at))] for pid, at in connection.execute(statement, rows)]
     if not new:
         return 0
+    latest = _latest_by_plant(new)
     _roll_up(connection, new)
-    _keep_latest(connection, new, now)
-    _bring_back(connection, new, now)
+    _keep_latest(connection, latest, now)
+    _bring_back(latest, now)
     return len(new)
 
 
@@ -362,7 +363,7 @@ def _latest_by_plant(new: list[dict]) -> dict[int, dict]:
     return latest
 
 
-def _keep_latest(connection, new: list[dict], now: datetime) -> None:
+def _keep_latest(connection, latest: dict[int, dict], now: datetime) -> None:
     table = PlantLive.__table__
     upsert = _insert(table)
     upsert = upsert.on_conflict_do_update(
@@ -385,50 +386,63 @@ def _keep_latest(connection, new: list[dict], now: datetime) -> None:
                 "soc_kwh": row["soc_kwh"],
                 "received_at": now,
             }
-            for pid, row in sorted(_latest_by_plant(new).items())
+            for pid, row in sorted(latest.items())
         ],
     )
 
 
-def _bring_back(connection, new: list[dict], now: datetime) -> None:
+def _move_status(
+    ids: list[int], status: str, reason: str | None, now: datetime, *still: Any
+) -> list[int]:
+    """Set ``status`` and ``status_reason`` of the plants of ``ids`` that still meet
+    ``still`` (checked in the UPDATE itself, under the write), as a plant write does
+    (version and updated_at moved); the ids moved. Does not bump the fleet version."""
+    moved: list[int] = []
+    connection = db.session.connection()
+    for start in range(0, len(ids), ID_CHUNK):
+        moved += connection.execute(
+            sa.update(Plant)
+            .where(Plant.id.in_(ids[start : start + ID_CHUNK]), *still)
+            .values(status=status, status_reason=reason, version=Plant.version + 1, updated_at=now)
+            .returning(Plant.id)
+        ).scalars()
+    return sorted(moved)
+
+
+def _audit_moves(action: str, moved: list[int], before, after: dict[str, Any]) -> None:
+    """The moves of ``_move_status`` in the audit log (``before``: a plant's status
+    then, by id), and the fleet version moved once for them all."""
+    if moved:
+        bump_fleet_version(db.session)
+        audit.record_many(
+            action, [(f"plant:{pid}", before(pid), after) for pid in moved], actor=ACTOR
+        )
+
+
+def _bring_back(latest: dict[int, dict], now: datetime) -> None:
     """Silent plants whose reading is fresh come back: running when they produce."""
     fresh_after = now - timedelta(seconds=settings().stale_after_s)
-    latest = _latest_by_plant(new)
-    back: list[tuple[str, Any, Any]] = []
+    was_silent = {"status": STATUS_DOWN, "status_reason": REASON_SILENT}
     for status in (STATUS_RUNNING, STATUS_IDLE):
         ids = sorted(
             pid
             for pid, row in latest.items()
             if row["at"] >= fresh_after and (row["power_kw"] > 0) == (status == STATUS_RUNNING)
         )
-        for start in range(0, len(ids), ID_CHUNK):
-            chunk = ids[start : start + ID_CHUNK]
-            returned = connection.execute(
-                sa.update(Plant)
-                .where(
-                    Plant.id.in_(chunk),
-                    Plant.status == STATUS_DOWN,
-                    Plant.status_reason == REASON_SILENT,
-                )
-                .values(
-                    status=status,
-                    status_reason=None,
-                    version=Plant.version + 1,
-                    updated_at=now,
-                )
-                .returning(Plant.id)
-            ).scalars()
-            back += [
-                (
-                    f"plant:{pid}",
-                    {"status": STATUS_DOWN, "status_reason": REASON_SILENT},
-                    {"status": status, "status_reason": None},
-                )
-                for pid in returned
-            ]
-    if back:
-        bump_fleet_version(db.session)
-        audit.record_many("plant.telemetry_resumed", back, actor=ACTOR)
+        moved = _move_status(
+            ids,
+            status,
+            None,
+            now,
+            Plant.status == STATUS_DOWN,
+            Plant.status_reason == REASON_SILENT,
+        )
+        _audit_moves(
+            "plant.telemetry_resumed",
+            moved,
+            lambda _pid: was_silent,
+            {"status": status, "status_reason": None},
+        )
 
 
 def sweep(now: datetime | None = None) -> list[int]:
@@ -438,55 +452,33 @@ def sweep(now: datetime | None = None) -> list[int]:
     now = now or now_utc()
     cutoff = now - timedelta(seconds=settings().stale_after_s)
     last_heard = sa.func.coalesce(PlantLive.at, Plant.updated_at)
-    silent = db.session.execute(
-        sa.select(Plant.id, Plant.status)
-        .outerjoin(PlantLive, PlantLive.plant_id == Plant.id)
-        .where(Plant.telemetry.is_(True), Plant.status != STATUS_DOWN, last_heard < cutoff)
-        .order_by(Plant.id)
-    ).all()
-    if not silent:
-        return []
-    before = dict(silent)
-    taken: list[int] = []
-    ids = sorted(before)
-    connection = db.session.connection()
-    for start in range(0, len(ids), ID_CHUNK):
-        chunk = ids[start : start + ID_CHUNK]
-        # Checked again in the UPDATE: a reading may have landed since the read.
-        fresh = sa.select(PlantLive.plant_id).where(
-            PlantLive.plant_id == Plant.id, PlantLive.at >= cutoff
-        )
-        taken += connection.execute(
-            sa.update(Plant)
-            .where(
-                Plant.id.in_(chunk),
-                Plant.status != STATUS_DOWN,
-                Plant.telemetry.is_(True),
-                ~fresh.exists(),
-            )
-            .values(
-                status=STATUS_DOWN,
-                status_reason=REASON_SILENT,
-                version=Plant.version + 1,
-                updated_at=now,
-            )
-            .returning(Plant.id)
-        ).scalars()
-    if taken:
-        bump_fleet_version(db.session)
-        audit.record_many(
-            "plant.silent",
-            [
-                (
-                    f"plant:{pid}",
-                    {"status": before[pid]},
-                    {"status": STATUS_DOWN, "status_reason": REASON_SILENT},
-                )
-                for pid in sorted(taken)
-            ],
-            actor=ACTOR,
-        )
-    return sorted(taken)
+    before = dict(
+        db.session.execute(
+            sa.select(Plant.id, Plant.status)
+            .outerjoin(PlantLive, PlantLive.plant_id == Plant.id)
+            .where(Plant.telemetry.is_(True), Plant.status != STATUS_DOWN, last_heard < cutoff)
+        ).all()
+    )
+    # Checked again in the UPDATE: a reading may have landed since the read.
+    fresh = sa.select(PlantLive.plant_id).where(
+        PlantLive.plant_id == Plant.id, PlantLive.at >= cutoff
+    )
+    taken = _move_status(
+        sorted(before),
+        STATUS_DOWN,
+        REASON_SILENT,
+        now,
+        Plant.status != STATUS_DOWN,
+        Plant.telemetry.is_(True),
+        ~fresh.exists(),
+    )
+    _audit_moves(
+        "plant.silent",
+        taken,
+        lambda pid: {"status": before[pid]},
+        {"status": STATUS_DOWN, "status_reason": REASON_SILENT},
+    )
+    return taken
 
 
 def purge(now: datetime | None = None, batch_minutes: int = 10) -> int:
@@ -658,27 +650,29 @@ def _telemetry_join(query, plant_column):
     return query.join(Plant, Plant.id == plant_column).where(Plant.telemetry.is_(True))
 
 
-def source_setpoints(source: Source, plant_id: int | None = None) -> dict[int, float]:
-    """Each telemetry plant's setpoint (kW) under ``source`` (or only ``plant_id``'s)."""
-    if source.kind == "dispatch":
-        query = _telemetry_join(
-            sa.select(DispatchAllocation.plant_id, DispatchAllocation.output).where(
-                DispatchAllocation.dispatch_id == source.id
-            ),
-            DispatchAllocation.plant_id,
-        )
-        if plant_id is not None:
-            query = query.where(DispatchAllocation.plant_id == plant_id)
-        return dict(db.session.execute(query).all())
-    query = _telemetry_join(
-        sa.select(SchedulePlantRow.plant_id, SchedulePlantRow.output).where(
-            SchedulePlantRow.schedule_id == source.id
-        ),
-        SchedulePlantRow.plant_id,
-    )
+def _source_rows(source: Source):
+    """The query of (plant_id, output) of the telemetry plants under ``source`` (a
+    schedule's output is per interval), and its plant id column."""
+    model = DispatchAllocation if source.kind == "dispatch" else SchedulePlantRow
+    owner = model.dispatch_id if source.kind == "dispatch" else model.schedule_id
+    query = sa.select(model.plant_id, model.output).where(owner == source.id)
+    return _telemetry_join(query, model.plant_id), model.plant_id
+
+
+def source_setpoints(
+    source: Source, plant_id: int | None = None, page: int | None = None, per_page: int = 1
+) -> dict[int, float]:
+    """Each telemetry plant's setpoint (kW) under ``source``: only ``plant_id``'s, or
+    page ``page`` of ``per_page`` by plant id, or all (the listener's)."""
+    query, plant_column = _source_rows(source)
     if plant_id is not None:
-        query = query.where(SchedulePlantRow.plant_id == plant_id)
-    return {pid: output[source.interval] for pid, output in db.session.execute(query)}
+        query = query.where(plant_column == plant_id)
+    if page is not None:
+        query = query.order_by(plant_column).offset((page - 1) * per_page).limit(per_page)
+    rows = db.session.execute(query)
+    if source.kind == "dispatch":
+        return dict(rows.all())
+    return {pid: output[source.interval] for pid, output in rows}
 
 
 def setpoint(plant_id: int, now: datetime | None = None) -> dict[str, Any]:
@@ -705,10 +699,17 @@ def plant_setpoint(plant_id: int, now: datetime | None = None) -> dict[str, Any]
     return answer
 
 
-def setpoints(now: datetime | None = None) -> tuple[Source | None, dict[int, float]]:
-    """The source in effect and every telemetry plant's setpoint under it."""
+def setpoints_page(
+    page: int, per_page: int, now: datetime | None = None
+) -> tuple[Source | None, dict[int, float], int]:
+    """The source in effect, one page of the telemetry plants' setpoints under it (by
+    plant id), and how many plants it gives one in all."""
     source = current_source(now)
-    return source, (source_setpoints(source) if source else {})
+    if source is None:
+        return None, {}, 0
+    query, _ = _source_rows(source)
+    total = db.session.scalar(sa.select(sa.func.count()).select_from(query.subquery()))
+    return source, source_setpoints(source, page=page, per_page=per_page), total
 
 
 def _target_totals(sources: Iterable[Source]) -> dict[tuple[str, int, int | None], float]:
@@ -752,8 +753,14 @@ def _schedule_totals(schedule_id: int) -> list[float]:
 
 
 def check_window(
-    since: datetime | None, until: datetime | None, resolution_minutes: int, now: datetime
+    since: datetime | None,
+    until: datetime | None,
+    now: datetime,
+    resolution_minutes: int | None = None,
 ) -> tuple[datetime, datetime]:
+    """[since, until) with their defaults (the last hour up to ``now``); ``InvalidInput``
+    unless since is before until, at most ``MAX_SERIES_DAYS`` apart, and (buckets of
+    ``resolution_minutes`` asked for) at most ``MAX_BUCKETS`` buckets."""
     until = until or now
     since = since or until - timedelta(hours=1)
     fields: dict[str, list[str]] = {}
@@ -761,7 +768,10 @@ def check_window(
         fields["since"] = ["Must be before until."]
     elif until - since > timedelta(days=MAX_SERIES_DAYS):
         fields["since"] = [f"At most {MAX_SERIES_DAYS} days from since to until."]
-    elif (until - since) / timedelta(minutes=resolution_minutes) > MAX_BUCKETS:
+    elif (
+        resolution_minutes is not None
+        and (until - since) / timedelta(minutes=resolution_minutes) > MAX_BUCKETS
+    ):
         fields["resolution_minutes"] = [
             f"At most {MAX_BUCKETS:,} buckets: choose a longer resolution."
         ]
@@ -784,7 +794,7 @@ def fleet_series(
     A bucket's measured output is the mean of its minutes with readings (each minute:
     the sum over plants of each one's average); null where nothing was heard."""
     now = now or now_utc()
-    since, until = check_window(since, until, resolution_minutes, now)
+    since, until = check_window(since, until, now, resolution_minutes)
     start = minute_of(since)
     step = timedelta(minutes=resolution_minutes)
     count = math.ceil((until - start) / step)

@@ -96,6 +96,40 @@ class Gunicorn:
                 self.kill()
 
 
+class FlaskProcess:
+    """A `flask ...` command as a process of its own on the test's database (a worker,
+    a listener, a simulator), in its own process group; what it prints is kept in
+    ``tmp_path / NAME.log`` and shown when a test fails."""
+
+    def __init__(self, app, tmp_path: Path, name: str, *args: str, env: dict | None = None):
+        self.log = tmp_path / f"{name}.log"
+        environment = {
+            **os.environ,
+            "DATABASE_URL": app.config["SQLALCHEMY_DATABASE_URI"],
+            "VPP_INSTANCE_PATH": str(tmp_path / "instance"),
+            "SECRET_KEY": "process-test",
+            "VPP_STALE_AFTER_S": str(app.config["VPP_STALE_AFTER_S"]),
+            **(env or {}),
+        }
+        with self.log.open("wb") as log:  # the child keeps its own copy
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "flask", "--app", "wsgi", *args],
+                cwd=ROOT,
+                env=environment,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+
+    def kill(self, number=signal.SIGKILL) -> None:
+        if self.process.poll() is None:
+            os.killpg(self.process.pid, number)
+            self.process.wait(10)
+
+    def output(self) -> str:
+        return self.log.read_text(errors="replace")
+
+
 def run_clients(count: int, work) -> list:
     results = [[] for _ in range(count)]
     threads = [threading.Thread(target=work, args=(i, results[i])) for i in range(count)]

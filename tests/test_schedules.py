@@ -7,10 +7,7 @@ import csv
 import io
 import json
 import math
-import os
 import signal
-import subprocess
-import sys
 import threading
 import time
 from datetime import UTC, datetime, timedelta
@@ -19,6 +16,7 @@ import pytest
 import sqlalchemy as sa
 
 from tests.helpers import add_plants, bearer, client_as
+from tests.live_server import FlaskProcess
 from tests.schedule_checker import violations
 from vpp import worker
 from vpp.extensions import db
@@ -32,8 +30,6 @@ from vpp.services.schedule import (
     plant_from_fields,
 )
 from vpp.transactions import transaction
-
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 FLEET = (
     {"name": "PV", "kind": "solar", "max_capacity": 300, "marginal_cost": 0},
@@ -339,35 +335,10 @@ def _slow_fleet(count: int) -> list[dict]:
     return plants
 
 
-def _worker(app, tmp_path, env_extra: dict, name: str) -> subprocess.Popen:
+def _worker(app, tmp_path, env_extra: dict, name: str) -> FlaskProcess:
     """A `flask schedules worker` process on the test's database; what it logs goes to
-    ``tmp_path / name`` (shown when the test fails)."""
-    env = {
-        **os.environ,
-        "DATABASE_URL": app.config["SQLALCHEMY_DATABASE_URI"],
-        "VPP_INSTANCE_PATH": str(tmp_path / "worker-instance"),
-        "SECRET_KEY": "worker-test",
-        **env_extra,
-    }
-    with (tmp_path / name).open("wb") as log:  # the child keeps its own copy
-        return subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "flask",
-                "--app",
-                "wsgi",
-                "schedules",
-                "worker",
-                "--poll",
-                "0.2",
-            ],
-            cwd=ROOT,
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=log,
-            start_new_session=True,
-        )
+    ``tmp_path / NAME.log`` (shown when the test fails)."""
+    return FlaskProcess(app, tmp_path, name, "schedules", "worker", "--poll", "0.2", env=env_extra)
 
 
 def _wait_for(client, schedule_id: int, predicate, timeout: float, logs=()) -> dict:
@@ -395,7 +366,7 @@ def test_a_worker_killed_mid_solve_leaves_its_job_retried_or_failed(
         "/api/schedules/", json={"demand": demand, "time_limit_s": 25, "target_gap": 0}
     ).json["id"]
     env = {"SCHEDULE_LEASE_S": "2", "SCHEDULE_MAX_ATTEMPTS": str(attempts)}
-    first = _worker(app, tmp_path, env, "first.log")
+    first = _worker(app, tmp_path, env, "first")
     try:
         # Running, with its progress: the best plan so far, the bound, the gap.
         running = _wait_for(
@@ -409,10 +380,9 @@ def test_a_worker_killed_mid_solve_leaves_its_job_retried_or_failed(
         progress = running["progress"]
         assert progress["lower_bound"] <= progress["objective"] and progress["elapsed_s"] > 0
     finally:
-        os.killpg(first.pid, signal.SIGKILL)  # mid-solve: no goodbye, no cleanup
-        first.wait()
+        first.kill()  # SIGKILL mid-solve: no goodbye, no cleanup
     assert client.get(f"/api/schedules/{schedule_id}").json["status"] == "running"
-    second = _worker(app, tmp_path, env, "second.log")
+    second = _worker(app, tmp_path, env, "second")
     try:
         body = _wait_for(
             client,
@@ -422,8 +392,7 @@ def test_a_worker_killed_mid_solve_leaves_its_job_retried_or_failed(
             logs=[tmp_path / "first.log", tmp_path / "second.log"],
         )
     finally:
-        os.killpg(second.pid, signal.SIGTERM)
-        second.wait()
+        second.kill(signal.SIGTERM)
     assert body["status"] == outcome, body
     if outcome == "done":
         assert body["attempts"] == 2

@@ -7,18 +7,16 @@ follow their setpoints within their ramps, fall silent and come back."""
 import os
 import signal
 import subprocess
-import sys
 import threading
 import time
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import orjson
 import pytest
 import sqlalchemy as sa
 
 from tests.helpers import add_plants, bearer
-from tests.live_server import ROOT, free_port, request
+from tests.live_server import ROOT, FlaskProcess, free_port, request
 from vpp import mqtt
 from vpp.extensions import db
 from vpp.models import AuditEvent, FleetMinute, PlantLive, Reading, ReadingMinute
@@ -67,37 +65,7 @@ def broker(tmp_path):
     process.wait(10)
 
 
-class Flask:
-    """A `flask ...` process on the test's database, its log kept in ``tmp_path``."""
-
-    def __init__(self, app, tmp_path: Path, name: str, *args: str, env: dict | None = None):
-        self.log = tmp_path / f"{name}.log"
-        environment = {
-            **os.environ,
-            "DATABASE_URL": app.config["SQLALCHEMY_DATABASE_URI"],
-            "VPP_INSTANCE_PATH": str(tmp_path / "instance"),
-            "SECRET_KEY": "telemetry-test",
-            "VPP_STALE_AFTER_S": str(app.config["VPP_STALE_AFTER_S"]),
-            **(env or {}),
-        }
-        with self.log.open("wb") as log:
-            self.process = subprocess.Popen(
-                [sys.executable, "-m", "flask", "--app", "wsgi", *args],
-                cwd=ROOT,
-                env=environment,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
-
-    def kill(self, number=signal.SIGKILL) -> None:
-        if self.process.poll() is None:
-            os.killpg(self.process.pid, number)
-            self.process.wait(10)
-
-    def output(self) -> str:
-        return self.log.read_text(errors="replace")
-
+class Flask(FlaskProcess):
     def wait_for(self, text: str, timeout: float = 30) -> None:
         _wait(lambda: text in self.output(), timeout, f"{text!r} in its output", self)
 

@@ -605,3 +605,29 @@ def test_a_schedule_leaves_out_a_silent_plant_and_starts_a_store_from_its_report
     assert silent not in by_id and plain in by_id
     assert by_id[store]["soc"][0] == pytest.approx(8.0)
     assert _plant(app, silent).status_reason == "silent"
+
+
+@pytest.mark.parametrize(
+    ("args", "words"),
+    [
+        (["telemetry", "listen", "--url", "ftp://broker.example"], "MQTT_URL must look like"),
+        (["telemetry", "listen", "--url", "mqtt://127.0.0.1:1"], "Cannot reach the MQTT broker"),
+        (["devices", "simulate", "--transport", "http"], "needs --url"),
+        (["devices", "simulate", "--interval", "0"], "interval"),
+        (["telemetry", "status", "--page", "0"], "page"),
+    ],
+)
+def test_the_live_commands_refuse_bad_options_in_one_line(app, runner, args, words):
+    add_plants(app, {"name": "Meter", **LIVE})
+    result = runner.invoke(args=args)
+    assert result.exit_code == 1, result.output
+    assert result.output.startswith("Error: ") and result.output.count("\n") == 1
+    assert words in result.output
+    assert _count(app, Reading) == 0
+
+
+def test_the_simulator_needs_telemetry_plants(app, runner):
+    add_plants(app, {"name": "plain", "max_capacity": 10.0})
+    result = runner.invoke(args=["devices", "simulate", "--duration", "1"])
+    assert result.exit_code == 1
+    assert result.output == "Error: No plant to simulate: mark plants as telemetry first.\n"

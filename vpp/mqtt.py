@@ -183,7 +183,13 @@ class Listener:
         # the subscription (and its queued messages may arrive before the SUBACK).
         if not self.mqtt.vpp_session_resumed and not subscribed.wait(10):
             raise ConfigError("The MQTT broker did not confirm the subscription in 10 s.")
-        log.info("telemetry: subscribed to %s", TELEMETRY_TOPICS)
+        log.info(
+            "telemetry: subscribed to %s at %s:%s as %s",
+            TELEMETRY_TOPICS,
+            self.where.host,
+            self.where.port,
+            self.client_id,
+        )
 
     def stop(self) -> None:
         if self.mqtt is not None:

@@ -66,9 +66,6 @@ def listen_command(url: str | None, client_id: str) -> None:
             )
             last[:] = [moment, counters.received]
 
-    click.echo(
-        f"Listening on {listener.where.host}:{listener.where.port} as {client_id}.", err=True
-    )
     listener.run(stop, report)
     click.echo("Stopped.", err=True)
 
